@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,12 +35,18 @@ def make_score_fn(model: keras.Model, batch_size: int = 1 << 16):
     def score(users, items):
         users = np.asarray(users, dtype=np.int32)
         items = np.asarray(items, dtype=np.int32)
+        n = len(users)
+        # Pad to whole chunks so the predict function sees one input shape and never retraces.
+        chunk = min(batch_size, max(n, 1))
+        pad = -n % chunk
+        users = np.concatenate([users, np.zeros(pad, np.int32)])
+        items = np.concatenate([items, np.zeros(pad, np.int32)])
         out = [
-            np.asarray(model.predict_on_batch({"user_id": users[s:s + batch_size],
-                                               "item_id": items[s:s + batch_size]})).reshape(-1)
-            for s in range(0, len(users), batch_size)
+            np.asarray(model.predict_on_batch({"user_id": users[s:s + chunk],
+                                               "item_id": items[s:s + chunk]})).reshape(-1)
+            for s in range(0, len(users), chunk)
         ]
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        return np.concatenate(out)[:n] if out else np.zeros(0, dtype=np.float32)
 
     return score
 
@@ -101,7 +106,7 @@ def compile_pointwise(model: keras.Model, config: TrainConfig) -> keras.Model:
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss=keras.losses.BinaryCrossentropy(),
-        steps_per_execution=config.resolved_steps_per_execution(),
+        steps_per_execution=config.resolved_steps_per_execution(),  # the trainer aligns it to the epoch
         # XLA is many times slower than the default graph for these gather-heavy tiny models on CPU.
         jit_compile=False,
     )
@@ -137,10 +142,9 @@ class SelectionAndCheckpoint(keras.callbacks.Callback):
     best-epoch state that selection uses, which is what makes resuming exact.
     """
 
-    def __init__(self, sampler, validation: ValidationSet | None, patience: int | None,
-                 checkpoint_dir: Path | None, state: dict):
+    def __init__(self, validation: ValidationSet | None, patience: int | None, checkpoint_dir: Path | None,
+                 state: dict):
         super().__init__()
-        self.sampler = sampler
         self.validation = validation
         self.patience = patience
         self.checkpoint_dir = checkpoint_dir
@@ -151,7 +155,7 @@ class SelectionAndCheckpoint(keras.callbacks.Callback):
         if self.state.get("best_epoch") is not None and self.checkpoint_dir is not None:
             best_path = self.checkpoint_dir / "best.weights.h5"
             if best_path.exists():
-                current = [w.numpy() if hasattr(w, "numpy") else np.asarray(w) for w in self.model.get_weights()]
+                current = self.model.get_weights()
                 self.model.load_weights(str(best_path))
                 self._best_weights = self.model.get_weights()
                 self.model.set_weights(current)
@@ -214,7 +218,7 @@ def train_pointwise(model: keras.Model, sampler, config: TrainConfig, validation
         else:
             for name in ("state.json", "last.keras", "best.weights.h5"):
                 (ckpt / name).unlink(missing_ok=True)
-    if model.optimizer is None or not model.compiled:
+    if getattr(model, "optimizer", None) is None:
         compile_pointwise(model, config)
     start_epoch = int(state["epoch"])
     result = TrainResult(history=state["history"], epochs_run=start_epoch, best_epoch=state.get("best_epoch"))
@@ -223,10 +227,15 @@ def train_pointwise(model: keras.Model, sampler, config: TrainConfig, validation
             model.load_weights(str(ckpt / "best.weights.h5"))
         return model, result
     sampler.set_epoch(start_epoch)
-    selector = SelectionAndCheckpoint(sampler, validation, config.patience, ckpt, state)
+    spe = sampler.align_to(config.resolved_steps_per_execution())
+    if model.steps_per_execution != spe:
+        # A reloaded model does not carry it, and the sampler's alignment must match it exactly.
+        model.steps_per_execution = spe
+        model.train_function = None  # rebuilt by fit with the new step count
+    selector = SelectionAndCheckpoint(validation, config.patience, ckpt, state)
     t0 = time.perf_counter()
-    model.fit(sampler, epochs=config.epochs, initial_epoch=start_epoch, verbose=verbose,
-              callbacks=[selector, *callbacks])
+    model.fit(sampler, epochs=config.epochs, initial_epoch=start_epoch, steps_per_epoch=sampler.batches_per_epoch,
+              shuffle=False, verbose=verbose, callbacks=[selector, *callbacks])
     result.train_seconds = time.perf_counter() - t0
     result.epochs_run = int(state["epoch"])
     result.examples = (result.epochs_run - start_epoch) * sampler.rows_per_epoch
@@ -234,7 +243,3 @@ def train_pointwise(model: keras.Model, sampler, config: TrainConfig, validation
     result.history = state["history"]
     return model, result
 
-
-def clear_checkpoint(checkpoint_dir: str | os.PathLike) -> None:
-    """Remove a checkpoint directory (e.g. after a run finished and was reported)."""
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
