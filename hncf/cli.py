@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-SYSTEMS = ("ncf",)
+SYSTEMS = ("ncf", "hncf")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,12 +19,23 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("reproduce", help="reproduce one paper's system end to end")
     r.add_argument("system", choices=SYSTEMS, help="which paper's system")
-    r.add_argument("--dataset", default="ml-100k", help="dataset name, e.g. ml-100k, ml-1m, ml-latest-small")
+    r.add_argument("--dataset", default=None,
+                   help="dataset name: ml-100k, ml-1m, ml-20m, ml-25m, ml-latest-small "
+                        "(default ml-100k for ncf, ml-latest-small for hncf)")
     r.add_argument("--data-dir", default=None,
                    help="local copy of the dataset (else $HNCF_DATA_DIR/<dataset>, else download)")
     r.add_argument("--preset", default="default", help="default | paper | tiny")
     r.add_argument("--epochs", type=int, default=None, help="override the preset's epoch budget")
-    r.add_argument("--protocols", default="chrono,loo", help="comma list of: chrono, loo")
+    r.add_argument("--protocols", default="chrono,loo", help="ncf: comma list of: chrono, loo")
+    r.add_argument("--posters", default=None, help="hncf: folder of <movieId>.jpg posters (without it: no poster rows)")
+    r.add_argument("--text-encoder", default="bert_base_en_uncased",
+                   help="hncf: keras-hub preset name, local directory (keras-hub preset or Hugging Face BERT), "
+                        "or tfhub:<encoder handle>[|<preprocess handle>]")
+    r.add_argument("--text-pooling", default="cls", choices=("cls", "mean"),
+                   help="hncf: [CLS]/pooled output (the paper's) or masked mean (sentence-transformers models)")
+    r.add_argument("--image-weights", default="imagenet", help="hncf: imagenet | none | path to VGG16 weights")
+    r.add_argument("--no-full-ranking", action="store_true", help="hncf: skip the full-ranking protocol")
+    r.add_argument("--cache-dir", default=None, help="hncf: item-feature cache (default $HNCF_CACHE_DIR/features)")
     r.add_argument("--out", default=None, help="output folder (default runs/<system>-<dataset>-<preset>)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
@@ -40,12 +51,20 @@ def main(argv=None) -> int:
     from hncf.data.download import DownloadError
     from hncf.data.schema import SchemaError
 
-    out = args.out or os.path.join("runs", f"{args.system}-{args.dataset}-{args.preset}")
+    dataset = args.dataset or ("ml-100k" if args.system == "ncf" else "ml-latest-small")
+    out = args.out or os.path.join("runs", f"{args.system}-{dataset}-{args.preset}")
     try:
-        if args.system == "ncf":
+        if args.system == "hncf":
+            from hncf.experiments.hncf import run_hncf
+
+            run_hncf(dataset=dataset, data_dir=args.data_dir, posters=args.posters, text_encoder=args.text_encoder,
+                     text_pooling=args.text_pooling, image_weights=args.image_weights, preset=args.preset,
+                     epochs=args.epochs, out_dir=out, seed=args.seed, full_ranking=not args.no_full_ranking,
+                     cache_dir=args.cache_dir, resume=args.resume, progress=not args.quiet)
+        elif args.system == "ncf":
             from hncf.experiments.ncf import run_ncf
 
-            run_ncf(dataset=args.dataset, data_dir=args.data_dir, preset=args.preset, epochs=args.epochs,
+            run_ncf(dataset=dataset, data_dir=args.data_dir, preset=args.preset, epochs=args.epochs,
                     out_dir=out, seed=args.seed, protocols=tuple(p.strip() for p in args.protocols.split(",")),
                     resume=args.resume, progress=not args.quiet)
     except (ValueError, KeyError, FileNotFoundError, DownloadError, SchemaError) as e:

@@ -26,11 +26,14 @@ import numpy as np
 from hncf.evaluation.protocols import evaluate_sampled
 
 
-def make_score_fn(model: keras.Model, batch_size: int = 1 << 16):
-    """Wrap a two-input Keras model as ``score_fn(users, items) -> scores`` for the protocols.
+def make_score_fn(model: keras.Model, batch_size: int = 1 << 16, item_features: dict | None = None):
+    """Wrap a Keras recommender as ``score_fn(users, items) -> scores`` for the protocols.
 
-    Scores in large chunks through the compiled predict function (no per-item loop).
+    ``item_features`` maps extra input names to per-item tables (``[n_items, ...]``), gathered for
+    the scored items (e.g. cached text and poster vectors). Scores in large chunks through the
+    compiled predict function (no per-item loop).
     """
+    tables = item_features or {}
 
     def score(users, items):
         users = np.asarray(users, dtype=np.int32)
@@ -41,11 +44,12 @@ def make_score_fn(model: keras.Model, batch_size: int = 1 << 16):
         pad = -n % chunk
         users = np.concatenate([users, np.zeros(pad, np.int32)])
         items = np.concatenate([items, np.zeros(pad, np.int32)])
-        out = [
-            np.asarray(model.predict_on_batch({"user_id": users[s:s + chunk],
-                                               "item_id": items[s:s + chunk]})).reshape(-1)
-            for s in range(0, len(users), chunk)
-        ]
+        out = []
+        for s in range(0, len(users), chunk):
+            x = {"user_id": users[s:s + chunk], "item_id": items[s:s + chunk]}
+            for key, table in tables.items():
+                x[key] = table[x["item_id"]]
+            out.append(np.asarray(model.predict_on_batch(x)).reshape(-1))
         return np.concatenate(out)[:n] if out else np.zeros(0, dtype=np.float32)
 
     return score
@@ -59,6 +63,7 @@ class ValidationSet:
     items: np.ndarray
     negatives: np.ndarray
     k: int = 10
+    item_features: dict | None = None  # per-item input tables the model needs besides the ids
 
     @property
     def monitor(self) -> str:
@@ -164,7 +169,8 @@ class SelectionAndCheckpoint(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         if self.validation is not None:
             v = self.validation
-            res = evaluate_sampled(make_score_fn(self.model), v.users, v.items, v.negatives, ks=(v.k,))
+            res = evaluate_sampled(make_score_fn(self.model, item_features=v.item_features), v.users, v.items,
+                                   v.negatives, ks=(v.k,))
             logs[v.monitor] = res[f"hr@{v.k}"]
             logs[f"val_ndcg@{v.k}"] = res[f"ndcg@{v.k}"]
             score = logs[v.monitor]

