@@ -47,11 +47,10 @@ from hncf.evaluation import (
     evaluate_full_ranking,
     evaluate_sampled,
     markdown_table,
-    plot_training_curves,
-    write_json,
 )
 from hncf.evaluation.metrics import hr_ndcg_from_ranks
 from hncf.experiments.ncf import PreparedSplit, prepare_loo
+from hncf.experiments.outputs import log, write_outputs
 from hncf.models.hncf import HNCFConfig, build_hncf
 from hncf.training import TrainConfig, ValidationSet, make_score_fn, train_pointwise
 
@@ -110,11 +109,6 @@ class ItemFeatures:
 def default_feature_cache_dir() -> Path:
     """``$HNCF_CACHE_DIR/features`` (default ``~/.cache/hncf/features``)."""
     return Path(os.environ.get("HNCF_CACHE_DIR", Path.home() / ".cache" / "hncf")) / "features"
-
-
-def _log(msg: str, progress: bool) -> None:
-    if progress:
-        print(f"[hncf] {msg}", flush=True)
 
 
 def item_texts(data, split: PreparedSplit, tags: pd.DataFrame | None) -> np.ndarray:
@@ -316,21 +310,21 @@ def run_hncf(dataset: str = "ml-latest-small", data_dir=None, posters=None, text
     verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
     t_start = time.perf_counter()
     if data is None:
-        _log(f"loading {dataset}", progress)
+        log(f"loading {dataset}", progress)
         data = load_movielens(dataset, data_dir=data_dir, progress=progress)
     if tags is None and data.source is not None and (Path(data.source) / "tags.csv").exists():
         tags = load_tags(Path(data.source) / "tags.csv")
     split = prepare_loo(data.interactions, seed, out / f"test_negatives_{dataset}_seed{seed}.npz")
-    _log("building item features (cached per encoder and content)", progress)
+    log("building item features (cached per encoder and content)", progress)
     t0 = time.perf_counter()
     feats = prepare_item_features(data, split, tags, text_encoder or "bert_base_en_uncased", text_pooling,
                                   posters, image_weights, cfg.image_size, cache_dir, progress)
     features_seconds = time.perf_counter() - t0
     if feats.poster_report:
-        _log(f"posters: {feats.poster_report}", progress)
+        log(f"posters: {feats.poster_report}", progress)
     rows, curves = {}, {}
     for variant in variants:
-        _log(f"training {ROW_LABELS[variant]}", progress)
+        log(f"training {ROW_LABELS[variant]}", progress)
         score_fn, record = _train_variant(variant, split, feats, cfg, seed, out / "checkpoints", resume, verbose)
         t0 = time.perf_counter()
         record["metrics"] = evaluate_variant(score_fn, split, feats, full_ranking, seed)
@@ -338,7 +332,7 @@ def run_hncf(dataset: str = "ml-latest-small", data_dir=None, posters=None, text
         rows[variant] = record
         curves[ROW_LABELS[variant]] = record.get("history", {})
         s = record["metrics"]["sampled"]
-        _log(f"  {ROW_LABELS[variant]}: HR@10 {s['hr@10']:.4f}, NDCG@10 {s['ndcg@10']:.4f}, "
+        log(f"  {ROW_LABELS[variant]}: HR@10 {s['hr@10']:.4f}, NDCG@10 {s['ndcg@10']:.4f}, "
              f"recall {record['metrics']['classification']['recall']:.4f}", progress)
     report = {
         "system": "hncf", "dataset": dataset, "preset": preset, "seed": seed, "mode": "cached",
@@ -354,15 +348,7 @@ def run_hncf(dataset: str = "ml-latest-small", data_dir=None, posters=None, text
         } if feats.poster_mask is not None else None,
         "features_seconds": features_seconds, "paper_table3": PAPER_TABLE3, "models": rows,
     }
-    report["wall_seconds"] = time.perf_counter() - t_start
-    write_json(out / "metrics.json", report)
-    (out / "results.md").write_text(results_markdown(report))
-    plotted = {k: v for k, v in curves.items() if v.get("loss")}
-    if plotted:
-        plot_training_curves(plotted, out / "training_curves.png", metric_key="val_hr@10",
-                             title=f"HNCF ablation on {dataset} (seed {seed})")
-    _log(f"wrote {out / 'metrics.json'}, {out / 'results.md'} in {report['wall_seconds']:.0f} s", progress)
-    return report
+    return write_outputs(out, report, results_markdown(report), curves, f"HNCF ablation on {dataset} (seed {seed})", t_start, progress)
 
 
 def results_markdown(report: dict) -> str:

@@ -47,9 +47,8 @@ from hncf.evaluation import (
     evaluate_full_ranking,
     evaluate_sampled,
     markdown_table,
-    plot_training_curves,
-    write_json,
 )
+from hncf.experiments.outputs import log, write_outputs
 from hncf.models.ncf import BUILDERS, PopularityModel, load_pretrained_neumf
 from hncf.training import TrainConfig, ValidationSet, make_score_fn, train_pointwise
 
@@ -240,11 +239,6 @@ def _fit_one(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: 
     return make_score_fn(model), record
 
 
-def _log(msg: str, progress: bool) -> None:
-    if progress:
-        print(f"[hncf] {msg}", flush=True)
-
-
 def run_ncf(dataset: str = "ml-100k", data_dir=None, preset: str = "default", epochs: int | None = None,
             out_dir="runs/ncf", seed: int = 0, protocols=("chrono", "loo"), resume: bool = False,
             progress: bool = True, interactions: pd.DataFrame | None = None) -> dict:
@@ -266,7 +260,7 @@ def run_ncf(dataset: str = "ml-100k", data_dir=None, preset: str = "default", ep
     verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
     t_start = time.perf_counter()
     if interactions is None:
-        _log(f"loading {dataset}", progress)
+        log(f"loading {dataset}", progress)
         interactions = load_movielens(dataset, data_dir=data_dir, progress=progress).interactions
     cfg = PRESETS[preset]
     report = {"system": "ncf", "dataset": dataset, "preset": preset, "seed": seed, "protocols": {}}
@@ -279,7 +273,7 @@ def run_ncf(dataset: str = "ml-100k", data_dir=None, preset: str = "default", ep
             dataclasses.replace(s, train=dataclasses.replace(s.train, epochs=epochs)) if epochs else s
             for s in cfg["chrono"]]
         for spec in specs:
-            _log(f"chrono 75/25: training {spec.label}", progress)
+            log(f"chrono 75/25: training {spec.label}", progress)
             score_fn, record = _fit_one(spec, split, seed, ckpt_root / "chrono", resume, {}, verbose)
             t0 = time.perf_counter()
             metrics = evaluate_full_ranking(score_fn, split.full_train[USER].to_numpy(),
@@ -287,7 +281,7 @@ def run_ncf(dataset: str = "ml-100k", data_dir=None, preset: str = "default", ep
             record["eval_seconds"] = time.perf_counter() - t0
             rows[spec.label] = {"metrics": metrics, **record}
             curves[f"chrono/{spec.label}"] = record.get("history", {})
-            _log(f"  {spec.label}: " + ", ".join(f"{m} {metrics[m]:.4f}" for m in CHRONO_METRICS), progress)
+            log(f"  {spec.label}: " + ", ".join(f"{m} {metrics[m]:.4f}" for m in CHRONO_METRICS), progress)
         report["protocols"]["chrono"] = {
             "protocol": "full ranking of all items unseen in training, top-10 (Microsoft Recommenders)",
             "split": "per-user chronological 75/25 (python_chrono_split), test filtered to train users/items",
@@ -301,7 +295,7 @@ def run_ncf(dataset: str = "ml-100k", data_dir=None, preset: str = "default", ep
         split = prepare_loo(interactions, seed, out / f"test_negatives_{dataset}_seed{seed}.npz")
         rows, trained = {}, {}
         for spec in _loo_specs(cfg, epochs):
-            _log(f"leave-one-out: training {spec.label}", progress)
+            log(f"leave-one-out: training {spec.label}", progress)
             score_fn, record = _fit_one(spec, split, seed, ckpt_root / "loo", resume, trained, verbose)
             t0 = time.perf_counter()
             metrics = evaluate_sampled(score_fn, split.test[USER].to_numpy(), split.test[ITEM].to_numpy(),
@@ -309,7 +303,7 @@ def run_ncf(dataset: str = "ml-100k", data_dir=None, preset: str = "default", ep
             record["eval_seconds"] = time.perf_counter() - t0
             rows[spec.label] = {"metrics": metrics, **record}
             curves[f"loo/{spec.label}"] = record.get("history", {})
-            _log(f"  {spec.label}: " + ", ".join(f"{m} {metrics[m]:.4f}" for m in LOO_METRICS), progress)
+            log(f"  {spec.label}: " + ", ".join(f"{m} {metrics[m]:.4f}" for m in LOO_METRICS), progress)
         report["protocols"]["loo"] = {
             "protocol": "leave-one-out, latest interaction vs 99 sampled negatives (He et al. 2017); "
                         "ties count against the positive",
@@ -320,15 +314,7 @@ def run_ncf(dataset: str = "ml-100k", data_dir=None, preset: str = "default", ep
             "n_items": len(split.items), "paper_ml1m_for_orientation": NCF_PAPER_ML1M_LOO, "models": rows,
         }
 
-    report["wall_seconds"] = time.perf_counter() - t_start
-    write_json(out / "metrics.json", report)
-    (out / "results.md").write_text(results_markdown(report))
-    plotted = {k: v for k, v in curves.items() if v.get("loss")}
-    if plotted:
-        plot_training_curves(plotted, out / "training_curves.png", metric_key="val_hr@10",
-                             title=f"NCF family on {dataset} (seed {seed})")
-    _log(f"wrote {out / 'metrics.json'}, {out / 'results.md'} in {report['wall_seconds']:.0f} s", progress)
-    return report
+    return write_outputs(out, report, results_markdown(report), curves, f"NCF family on {dataset} (seed {seed})", t_start, progress)
 
 
 def results_markdown(report: dict) -> str:
