@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 
 from data_generators.hncf import CachedFeatureSampler, EndToEndSampler  # noqa: E402
 from hncf.data import load_movielens  # noqa: E402
+from hncf.data.movie_text import load_tags  # noqa: E402
 from hncf.data.posters import PosterIndex, load_posters  # noqa: E402
 from hncf.encoders.poster import encode_posters  # noqa: E402
 from hncf.encoders.text import load_text_encoder  # noqa: E402
@@ -55,7 +56,8 @@ def main(argv=None) -> int:
     n_users, n_items = len(split.users), len(split.items)
     text_spec = args.text_encoder or minilm_path()
     # The same cache as `reproduce hncf`: vectors already computed there are reused, not recomputed.
-    feats = prepare_item_features(data, split, None, text_spec, args.text_pooling, args.posters, "none", 224,
+    tags = load_tags(Path(args.data_dir) / "tags.csv") if (Path(args.data_dir) / "tags.csv").exists() else None
+    feats = prepare_item_features(data, split, tags, text_spec, args.text_pooling, args.posters, "none", 224,
                                   args.cache_dir, progress=True)
     texts = feats.texts
     text_enc = load_text_encoder(text_spec, pooling=args.text_pooling)
