@@ -153,6 +153,21 @@ def directory_hash(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def pool_outputs(pooled, sequence, padding_mask, pooling: str, normalize: bool):
+    """One vector per text from BERT outputs: the pooled [CLS] output, or the mean over real tokens.
+
+    ``padding_mask`` is 1 for real tokens; padding never enters the mean. ``normalize`` L2-normalises.
+    """
+    if pooling == "cls":
+        vectors = pooled
+    else:
+        mask = tf.cast(padding_mask, sequence.dtype)[:, :, None]
+        vectors = tf.reduce_sum(sequence * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
+    if normalize:
+        vectors = vectors / tf.maximum(tf.norm(vectors, axis=-1, keepdims=True), 1e-12)
+    return vectors
+
+
 # Traced tokenizer functions shared by layers with identical settings: building the WordPiece
 # model and tracing keras-hub's pretokenizer costs about half a second per layer otherwise, and
 # copies of one encoder (as_layer, reloads) all tokenize the same way. Weak values: an entry lives
@@ -287,15 +302,8 @@ class BertTextEmbedding(keras.layers.Layer):
         """Encode a batch of strings; ``training`` only matters when the layer is trainable."""
         x = self.tokenize(inputs)
         outputs = self.backbone(x, training=bool(training) and self.trainable)
-        if self.pooling == "cls":
-            vectors = outputs["pooled_output"]
-        else:
-            hidden = outputs["sequence_output"]
-            mask = tf.cast(x["padding_mask"], hidden.dtype)[:, :, None]
-            vectors = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
-        if self.normalize:
-            vectors = vectors / tf.maximum(tf.norm(vectors, axis=-1, keepdims=True), 1e-12)
-        return vectors
+        return pool_outputs(outputs["pooled_output"], outputs["sequence_output"], x["padding_mask"], self.pooling,
+                            self.normalize)
 
     def compute_output_shape(self, input_shape):
         """``(batch, dim)``; declared so Keras need not trace the whole BERT to learn it."""
@@ -453,15 +461,8 @@ class TFHubTextEncoder(TextEncoder):
         if not isinstance(outputs, dict) or want not in outputs:
             keys = sorted(outputs) if isinstance(outputs, dict) else type(outputs).__name__
             raise ValueError(f"TF-Hub encoder {self.encoder_handle} returned {keys}, without {want!r}")
-        if self.pooling == "cls":
-            vectors = outputs["pooled_output"]
-        else:
-            hidden = outputs["sequence_output"]
-            mask = tf.cast(inputs["input_mask"], hidden.dtype)[:, :, None]
-            vectors = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
-        if self.normalize:
-            vectors = vectors / tf.maximum(tf.norm(vectors, axis=-1, keepdims=True), 1e-12)
-        return vectors
+        return pool_outputs(outputs.get("pooled_output"), outputs.get("sequence_output"), inputs["input_mask"],
+                            self.pooling, self.normalize)
 
     def _encode_batch(self, texts: tf.Tensor) -> np.ndarray:
         return self._run(texts).numpy().astype(np.float32, copy=False)
