@@ -243,13 +243,11 @@ def _poster_only_negatives(split: PreparedSplit, mask: np.ndarray, rows: np.ndar
     Returns ``(rows kept, negatives)``: a user who rated all but a few of the poster items is left out.
     """
     n_users, n_items = len(split.users), len(split.items)
-    seen = user_item_csr(np.r_[split.full_train[USER], split.test[USER]],
-                         np.r_[split.full_train[ITEM], split.test[ITEM]], n_users, n_items)
     no_poster = np.flatnonzero(~mask)
     blocked = sp.csr_matrix((np.ones(n_users * len(no_poster), np.float32),
                              (np.repeat(np.arange(n_users), len(no_poster)), np.tile(no_poster, n_users))),
                             shape=(n_users, n_items))
-    excluded = (seen + blocked).tocsr()
+    excluded = (split.all_interactions + blocked).tocsr()
     excluded.data[:] = 1.0
     users = split.test[USER].to_numpy()[rows]
     rows = rows[n_items - np.asarray(excluded.sum(axis=1)).ravel()[users] >= 99]

@@ -119,7 +119,8 @@ def _loo_specs(preset: dict, epochs: int | None) -> list[ModelSpec]:
     specs = [ModelSpec("Popularity", "popularity")]
     for kind, label in (("gmf", "GMF"), ("mlp", "MLP"), ("neumf", "NeuMF"), ("mf", "MF (dot product + biases)")):
         specs.append(ModelSpec(label, kind, dict(sizes[kind]), cfg, preset["loo_validate"]))
-    # He et al. fine-tune the pretrained NeuMF with plain SGD because Adam's moments are not carried over.
+    # He et al. fine-tune the pretrained NeuMF with plain SGD (Adam's moments are not carried over); we keep
+    # Adam, with fresh moments, at a tenth of the learning rate so fine-tuning starts gently.
     specs.append(ModelSpec("NeuMF (GMF+MLP pretrained)", "neumf_pretrained", dict(sizes["neumf"]),
                            dataclasses.replace(cfg, learning_rate=cfg.learning_rate / 10), preset["loo_validate"]))
     return specs
@@ -136,9 +137,19 @@ class PreparedSplit:
     test: pd.DataFrame
     validation: ValidationSet | None
     test_negatives: np.ndarray | None = None
+    all_interactions: object = None  # CSR of every train and test interaction (what negatives avoid)
 
 
-def _validation(full_train: pd.DataFrame, n_items: int, seed: int, all_csr) -> tuple[pd.DataFrame, ValidationSet]:
+def _encode_split(train: pd.DataFrame, test: pd.DataFrame):
+    """Drop test rows unseen in train, map ids to indices from train, and index every known interaction."""
+    test = filter_to_train(test, train)
+    users, items = IdMap(train[USER], "user"), IdMap(train[ITEM], "item")
+    train, test = encode_interactions(train, users, items), encode_interactions(test, users, items)
+    all_csr = user_item_csr(np.r_[train[USER], test[USER]], np.r_[train[ITEM], test[ITEM]], len(users), len(items))
+    return users, items, train, test, all_csr
+
+
+def _validation(full_train: pd.DataFrame, seed: int, all_csr) -> tuple[pd.DataFrame, ValidationSet]:
     fit_part, val = leave_one_out_split(full_train)
     u = val[USER].to_numpy()
     negatives = sample_test_negatives(all_csr, u, n_neg=99, seed=seed + 1)
@@ -148,21 +159,15 @@ def _validation(full_train: pd.DataFrame, n_items: int, seed: int, all_csr) -> t
 def prepare_chrono(interactions: pd.DataFrame, seed: int) -> PreparedSplit:
     """The paper's split: chronological 75/25 per user, test rows filtered to train users and items."""
     train, test = chrono_ratio_split(interactions, 0.75)
-    test = filter_to_train(test, train)
-    users, items = IdMap(train[USER], "user"), IdMap(train[ITEM], "item")
-    train, test = encode_interactions(train, users, items), encode_interactions(test, users, items)
-    all_csr = user_item_csr(np.r_[train[USER], test[USER]], np.r_[train[ITEM], test[ITEM]], len(users), len(items))
-    fit_part, val = _validation(train, len(items), seed, all_csr)
-    return PreparedSplit(users, items, fit_part, train, test, val)
+    users, items, train, test, all_csr = _encode_split(train, test)
+    fit_part, val = _validation(train, seed, all_csr)
+    return PreparedSplit(users, items, fit_part, train, test, val, all_interactions=all_csr)
 
 
 def prepare_loo(interactions: pd.DataFrame, seed: int, negatives_path: Path | None) -> PreparedSplit:
     """He et al.'s split: latest interaction per user held out, 99 test negatives sampled once and saved."""
     train, test = leave_one_out_split(interactions)
-    test = filter_to_train(test, train)
-    users, items = IdMap(train[USER], "user"), IdMap(train[ITEM], "item")
-    train, test = encode_interactions(train, users, items), encode_interactions(test, users, items)
-    all_csr = user_item_csr(np.r_[train[USER], test[USER]], np.r_[train[ITEM], test[ITEM]], len(users), len(items))
+    users, items, train, test, all_csr = _encode_split(train, test)
     test_users = test[USER].to_numpy()
     negatives = None
     meta = {"seed": seed, "n_users": len(users), "n_items": len(items), "n_test": len(test)}
@@ -174,8 +179,8 @@ def prepare_loo(interactions: pd.DataFrame, seed: int, negatives_path: Path | No
         negatives = sample_test_negatives(all_csr, test_users, n_neg=99, seed=seed)
         if negatives_path is not None:
             save_test_negatives(negatives_path, test_users, negatives, meta)
-    fit_part, val = _validation(train, len(items), seed, all_csr)
-    return PreparedSplit(users, items, fit_part, train, test, val, negatives)
+    fit_part, val = _validation(train, seed, all_csr)
+    return PreparedSplit(users, items, fit_part, train, test, val, negatives, all_csr)
 
 
 def _train_stage(spec: ModelSpec, split: PreparedSplit, train: pd.DataFrame, config: TrainConfig, validation,
