@@ -140,6 +140,26 @@ def _atomic_save(save, path: Path) -> None:
         raise
 
 
+def _seed_states(model: keras.Model) -> list:
+    """The random-number states of the model's dropout layers, in a fixed order.
+
+    Keras saves them as non-trainable variables but does not restore their values from a
+    ``.keras`` file, so a resumed model would replay the first epoch's dropout masks.
+    """
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def _restore_seed_states(model: keras.Model, states: list | None, source: Path) -> None:
+    if states is None:
+        return
+    variables = _seed_states(model)
+    if len(states) != len(variables):
+        raise ValueError(f"{source} holds {len(states)} dropout seed states but the checkpointed model has "
+                         f"{len(variables)}: the checkpoint folder mixes two models")
+    for v, value in zip(variables, states):
+        v.assign(np.asarray(value, dtype=v.dtype))
+
+
 class SelectionAndCheckpoint(keras.callbacks.Callback):
     """Validation ranking metrics, best-epoch selection, early stopping and per-epoch checkpoints.
 
@@ -187,6 +207,8 @@ class SelectionAndCheckpoint(keras.callbacks.Callback):
         self.state["epoch"] = epoch + 1
         if self.checkpoint_dir is not None:
             _atomic_save(self.model.save, self.checkpoint_dir / "last.keras")
+            # In the same atomic write as the epoch count they belong to.
+            self.state["seed_states"] = [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)]
             _atomic_write_text(self.checkpoint_dir / "state.json", json.dumps(self.state, indent=1))
 
     def on_train_end(self, logs=None):
@@ -200,7 +222,9 @@ def _load_checkpoint(checkpoint_dir: Path):
     if not (state_path.exists() and model_path.exists()):
         return None, None
     state = json.loads(state_path.read_text())
-    return keras.models.load_model(str(model_path), safe_mode=True), state
+    model = keras.models.load_model(str(model_path), safe_mode=True)
+    _restore_seed_states(model, state.get("seed_states"), state_path)
+    return model, state
 
 
 def train_pointwise(model: keras.Model, sampler, config: TrainConfig, validation: ValidationSet | None = None,

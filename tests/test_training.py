@@ -87,6 +87,27 @@ def test_resuming_from_a_checkpoint_equals_an_uninterrupted_run(data, tmp_path):
                                rtol=1e-6)
 
 
+def test_resuming_a_model_with_dropout_continues_its_dropout_masks(data, tmp_path):
+    # Keras does not restore dropout seed states from a .keras file; the checkpoint must.
+    from hncf.models.hncf import HNCFConfig, build_hncf
+
+    users, items, val = data
+
+    def run(epochs, **kw):
+        keras.utils.set_random_seed(3)
+        model = build_hncf(N_USERS, N_ITEMS, config=HNCFConfig(embedding_dim=4, hidden=(16, 8), dropout=0.5),
+                           variant="ncf", seed=3)
+        sampler = PointwiseNegativeSampler(users, items, N_USERS, N_ITEMS, batch_size=64, seed=3)
+        cfg = TrainConfig(epochs=epochs, batch_size=64, learning_rate=1e-2, seed=3)
+        return train_pointwise(model, sampler, cfg, val, verbose=0, **kw)
+
+    _, straight = run(4)
+    run(2, checkpoint_dir=tmp_path)
+    _, resumed = run(4, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.history["loss"] == pytest.approx(straight.history["loss"], rel=1e-6)
+    assert resumed.history["val_hr@10"] == straight.history["val_hr@10"]
+
+
 def test_without_resume_an_old_checkpoint_is_discarded(data, tmp_path):
     cfg = TrainConfig(epochs=1, batch_size=64, seed=0)
     _run(data, cfg, checkpoint_dir=tmp_path)
