@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--text-pooling", default="cls", choices=("cls", "mean"),
                    help="hncf: [CLS]/pooled output (the paper's) or masked mean (sentence-transformers models)")
     r.add_argument("--image-weights", default="imagenet", help="hncf: imagenet | none | path to VGG16 weights")
+    r.add_argument("--mode", default="cached", choices=("cached", "end-to-end"),
+                   help="hncf: train on cached item vectors (fast), or run text and posters through the "
+                        "encoders every batch (the paper's way; needed to fine-tune BERT)")
+    r.add_argument("--fine-tune-text", action="store_true",
+                   help="hncf, with --mode end-to-end: train the BERT weights too (use a small --learning-rate)")
+    r.add_argument("--learning-rate", type=float, default=None, help="hncf: override the preset's learning rate")
     r.add_argument("--no-full-ranking", action="store_true", help="hncf: skip the full-ranking protocol")
     r.add_argument("--cache-dir", default=None, help="hncf: item-feature cache (default $HNCF_CACHE_DIR/features)")
     r.add_argument("--out", default=None, help="output folder (default runs/<system>-<dataset>-<preset>)")
@@ -45,14 +51,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Parse ``argv`` and run the command; returns the process exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.system != "hncf":
+        given = [flag for flag, used in (("--mode", args.mode != "cached"), ("--fine-tune-text", args.fine_tune_text),
+                                         ("--learning-rate", args.learning_rate is not None)) if used]
+        if given:
+            parser.error(f"{', '.join(given)} only apply to 'reproduce hncf'")
     # Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from hncf.data.download import DownloadError
     from hncf.data.schema import SchemaError
 
     dataset = args.dataset or ("ml-100k" if args.system == "ncf" else "ml-latest-small")
-    out = args.out or os.path.join("runs", f"{args.system}-{dataset}-{args.preset}")
+    run_name = f"{args.system}-{dataset}-{args.preset}" + ("-end-to-end" if args.mode == "end-to-end" else "")
+    out = args.out or os.path.join("runs", run_name)
     try:
         if args.system == "hncf":
             from hncf.experiments.hncf import run_hncf
@@ -60,7 +73,8 @@ def main(argv=None) -> int:
             run_hncf(dataset=dataset, data_dir=args.data_dir, posters=args.posters, text_encoder=args.text_encoder,
                      text_pooling=args.text_pooling, image_weights=args.image_weights, preset=args.preset,
                      epochs=args.epochs, out_dir=out, seed=args.seed, full_ranking=not args.no_full_ranking,
-                     cache_dir=args.cache_dir, resume=args.resume, progress=not args.quiet)
+                     cache_dir=args.cache_dir, resume=args.resume, progress=not args.quiet, mode=args.mode,
+                     fine_tune_text=args.fine_tune_text, learning_rate=args.learning_rate)
         elif args.system == "ncf":
             from hncf.experiments.ncf import run_ncf
 

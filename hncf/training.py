@@ -19,6 +19,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import keras
 import numpy as np
@@ -64,11 +65,19 @@ class ValidationSet:
     negatives: np.ndarray
     k: int = 10
     item_features: dict | None = None  # per-item input tables the model needs besides the ids
+    # model -> score_fn, for models that cannot be scored from id and item tables alone (end to end)
+    score_fn_factory: Callable | None = None
 
     @property
     def monitor(self) -> str:
         """The log key that model selection watches."""
         return f"val_hr@{self.k}"
+
+    def score_fn(self, model: keras.Model):
+        """How ``model`` scores (user, item) pairs during validation."""
+        if self.score_fn_factory is not None:
+            return self.score_fn_factory(model)
+        return make_score_fn(model, item_features=self.item_features)
 
 
 @dataclass
@@ -189,8 +198,7 @@ class SelectionAndCheckpoint(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         if self.validation is not None:
             v = self.validation
-            res = evaluate_sampled(make_score_fn(self.model, item_features=v.item_features), v.users, v.items,
-                                   v.negatives, ks=(v.k,))
+            res = evaluate_sampled(v.score_fn(self.model), v.users, v.items, v.negatives, ks=(v.k,))
             logs[v.monitor] = res[f"hr@{v.k}"]
             logs[f"val_ndcg@{v.k}"] = res[f"ndcg@{v.k}"]
             score = logs[v.monitor]

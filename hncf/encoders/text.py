@@ -56,6 +56,7 @@ __all__ = [
     "HIDDEN_ACTS",
     "BertTextEmbedding",
     "TextEncoder",
+    "encode_in_batches",
     "KerasHubTextEncoder",
     "TFHubTextEncoder",
     "load_text_encoder",
@@ -364,21 +365,32 @@ class TextEncoder(abc.ABC):
         little. Empty or whitespace-only texts raise ``ValueError`` naming the index (and the
         item id when ``ids`` is given).
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        arr = check_texts(texts, ids)
-        n = len(arr)
-        out = np.empty((n, self.dim), dtype=np.float32)
-        if n == 0:
-            return out
-        lengths = pd.Series(arr, dtype=object).str.len().to_numpy()
-        order = np.argsort(-lengths, kind="stable")
-        with tqdm(total=n, unit="text", desc=f"encoding ({self.name})", disable=not progress) as bar:
-            for start in range(0, n, batch_size):
-                idx = order[start:start + batch_size]
-                out[idx] = self._encode_batch(tf.constant(arr[idx].tolist(), dtype=tf.string))
-                bar.update(len(idx))
+        return encode_in_batches(self._encode_batch, texts, self.dim, batch_size=batch_size, progress=progress,
+                                 ids=ids, desc=f"encoding ({self.name})")
+
+
+def encode_in_batches(encode_batch, texts, dim: int, batch_size: int = 32, progress: bool = True, ids=None,
+                      desc: str = "encoding texts") -> np.ndarray:
+    """Run ``encode_batch`` (a 1-D ``tf.string`` tensor -> ``[b, dim]``) over ``texts``, longest first.
+
+    Returns float32 ``[n, dim]`` in input order; empty texts raise ``ValueError`` naming the index
+    (and the item id when ``ids`` is given).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    arr = check_texts(texts, ids)
+    n = len(arr)
+    out = np.empty((n, int(dim)), dtype=np.float32)
+    if n == 0:
         return out
+    lengths = pd.Series(arr, dtype=object).str.len().to_numpy()
+    order = np.argsort(-lengths, kind="stable")
+    with tqdm(total=n, unit="text", desc=desc, disable=not progress) as bar:
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            out[idx] = np.asarray(encode_batch(tf.constant(arr[idx].tolist(), dtype=tf.string)), dtype=np.float32)
+            bar.update(len(idx))
+    return out
 
 
 class KerasHubTextEncoder(TextEncoder):

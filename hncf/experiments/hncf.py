@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from data_generators.hncf import CachedFeatureSampler
 from hncf.data import load_movielens, sample_test_negatives, user_item_csr
 from hncf.data.movie_text import build_movie_texts, filter_tags, load_tags, training_tag_cutoff
 from hncf.data.posters import PosterIndex, load_posters, poster_bytes_hash, poster_coverage
@@ -49,10 +48,11 @@ from hncf.evaluation import (
     markdown_table,
 )
 from hncf.evaluation.metrics import hr_ndcg_from_ranks
+from hncf.experiments.hncf_paths import MODES, CachedPath, EndToEndPath, ItemFeatures
 from hncf.experiments.ncf import PreparedSplit, prepare_loo
 from hncf.experiments.outputs import log, write_outputs
-from hncf.models.hncf import HNCFConfig, build_hncf
-from hncf.training import TrainConfig, ValidationSet, make_score_fn, train_pointwise
+from hncf.models.hncf import HNCFConfig
+from hncf.training import TrainConfig, train_pointwise
 
 # Table III of the paper (ML-20M sample; "HR@10 on 799 users", protocol unstated).
 PAPER_TABLE3 = {"ncf": {"recall": 0.449, "hr@10": 0.161}, "bert_ncf": {"recall": 0.689, "hr@10": 0.422},
@@ -80,30 +80,6 @@ PRESETS = {
     "tiny": HNCFPreset(TrainConfig(epochs=2, batch_size=256, learning_rate=3e-3, patience=2),
                        HNCFConfig(embedding_dim=8, poster_units=16, hidden=(32, 16)), image_size=32),
 }
-
-
-@dataclass
-class ItemFeatures:
-    """Per item index: the movie text, its vector, and the poster's features and mask."""
-
-    texts: np.ndarray
-    text_vectors: np.ndarray | None
-    poster_vectors: np.ndarray | None
-    poster_mask: np.ndarray | None
-    poster_report: dict = field(default_factory=dict)
-    text_encoder: str | None = None
-    poster_encoder: str | None = None
-
-    def tables(self, variant: str) -> dict:
-        """The per-item input tables a model variant takes (for scoring and batching)."""
-        out = {}
-        if variant != "ncf":
-            out["text_vector"] = self.text_vectors
-        if variant in ("hncf", "hncf_flag_only"):
-            pixels = self.poster_vectors if variant == "hncf" else np.zeros_like(self.poster_vectors)
-            out["poster_vector"] = pixels
-            out["poster_mask"] = self.poster_mask.reshape(-1, 1).astype(np.float32)
-        return out
 
 
 def default_feature_cache_dir() -> Path:
@@ -192,37 +168,36 @@ def prepare_item_features(data, split: PreparedSplit, tags, text_encoder: str | 
             enc.name, raw, [content_hash(t) for t in texts],
             lambda positions: enc.encode(texts[positions], batch_size=64, progress=False, ids=raw[positions]),
             batch_size=512, progress=progress)
-        feats.text_encoder = enc.name
+        feats.text_encoder, feats.text_model = enc.name, enc
     if posters_dir:
         feats.poster_vectors, feats.poster_mask, feats.poster_report, feats.poster_encoder = _poster_features(
             split, posters_dir, image_weights, image_size, cache, progress)
     return feats
 
 
-def _train_variant(variant: str, split: PreparedSplit, feats: ItemFeatures, preset: HNCFPreset, seed: int,
-                   ckpt_root: Path | None, resume: bool, verbose):
-    """Select the epoch on validation, refit on all training data; returns (score_fn, record)."""
-    n_users, n_items = len(split.users), len(split.items)
-    tables = feats.tables(variant)
-    text_dim = tables["text_vector"].shape[1] if "text_vector" in tables else 0
-    poster_dim = tables["poster_vector"].shape[1] if "poster_vector" in tables else 0
-    model_variant = "hncf" if variant == "hncf_flag_only" else variant
+def _train_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ckpt_root: Path | None,
+                   resume: bool, verbose):
+    """Select the epoch on validation, refit on all training data; returns (score_fn, record).
+
+    ``path`` (:class:`CachedPath` or :class:`EndToEndPath`) builds the row's model and sampler and
+    says how it is scored, in validation and in the final evaluation alike.
+    """
+    exclude = user_item_csr(split.full_train[USER], split.full_train[ITEM], len(split.users), len(split.items))
+    agreement = []
 
     def stage(train: pd.DataFrame, cfg: TrainConfig, validation, tag):
-        keras.utils.set_random_seed(seed)
-        model = build_hncf(n_users, n_items, text_dim, poster_dim, preset.model, variant=model_variant, seed=seed)
-        sampler = CachedFeatureSampler(
-            train[USER].to_numpy(), train[ITEM].to_numpy(), n_users, n_items,
-            text_vectors=tables.get("text_vector"), poster_vectors=tables.get("poster_vector"),
-            poster_mask=None if "poster_mask" not in tables else tables["poster_mask"][:, 0],
-            n_neg=cfg.n_neg, batch_size=cfg.batch_size, seed=seed,
-            exclude=user_item_csr(split.full_train[USER], split.full_train[ITEM], n_users, n_items))
-        ckpt = None if ckpt_root is None else ckpt_root / variant / tag
+        model = path.build(seed)
+        sampler = path.sampler(train[USER].to_numpy(), train[ITEM].to_numpy(), cfg.n_neg, cfg.batch_size, seed,
+                               exclude)
+        if hasattr(path, "check_agreement") and not agreement:
+            agreement.append(path.check_agreement(model, sampler[0][0]))
+        ckpt = None if ckpt_root is None else ckpt_root / path.mode / path.variant / tag
         return train_pointwise(model, sampler, cfg, validation, checkpoint_dir=ckpt, resume=resume, verbose=verbose)
 
-    record = {"variant": variant, "config": dataclasses.asdict(preset.train), "model": preset.model.to_dict()}
+    record = {"variant": path.variant, "mode": path.mode, "config": dataclasses.asdict(preset.train),
+              "model": preset.model.to_dict()}
     if preset.validate:
-        val = dataclasses.replace(split.validation, item_features=tables)
+        val = dataclasses.replace(split.validation, score_fn_factory=path.score_fn)
         _, sel = stage(split.train, preset.train, val, "selection")
         refit_cfg = dataclasses.replace(preset.train, epochs=sel.best_epoch, patience=None)
         model, fin = stage(split.full_train, refit_cfg, None, "refit")
@@ -234,7 +209,36 @@ def _train_variant(variant: str, split: PreparedSplit, feats: ItemFeatures, pres
         model, fin = stage(split.full_train, preset.train, None, "final")
         record.update(epochs=fin.epochs_run, history=fin.history, train_seconds=fin.train_seconds,
                       examples_per_second=fin.examples_per_second)
-    return make_score_fn(model, item_features=tables), record
+    if agreement:
+        record["end_to_end_vs_twin_max_abs_diff"] = agreement[0]
+    return path.score_fn(model), record
+
+
+def training_path(variant: str, mode: str, split: PreparedSplit, feats: ItemFeatures, preset: HNCFPreset,
+               posters_dir, image_weights, fine_tune_text: bool, progress: bool):
+    """The training path of one report row in ``mode``; rows without an encoder (ids only) are the same either way."""
+    n_users, n_items = len(split.users), len(split.items)
+    if mode == "cached" or variant == "ncf":
+        return CachedPath(variant, feats, n_users, n_items, preset.model)
+    if variant == "hncf_flag_only":
+        raise ValueError("the hncf_flag_only control zeroes the poster features, so no image goes through an "
+                         "encoder: train it with --mode cached (or leave it out of the end-to-end variants)")
+    if not hasattr(feats.text_model, "layer"):
+        raise ValueError(f"--mode end-to-end needs a keras-hub text encoder (a preset name or a local folder): "
+                         f"{feats.text_encoder} is cache-only")
+    load = None
+    if variant == "hncf":
+        index = PosterIndex(posters_dir, key="movieId")
+        raw, size = split.items.raw, (preset.image_size, preset.image_size)
+
+        def load(item_indices):
+            batch = load_posters(index, raw[item_indices], size=size, mode="paper", progress=False)
+            return batch.images, batch.mask
+
+    return EndToEndPath(variant, feats, n_users, n_items, preset.model, text_encoder=feats.text_model,
+                        fine_tune_text=fine_tune_text,
+                        poster_encoder_factory=lambda: poster_encoder_for(image_weights, preset.image_size),
+                        load_posters=load, progress=progress)
 
 
 def _poster_only_negatives(split: PreparedSplit, mask: np.ndarray, rows: np.ndarray, seed: int):
@@ -283,24 +287,35 @@ def evaluate_variant(score_fn, split: PreparedSplit, feats: ItemFeatures, full_r
 
 def run_hncf(dataset: str = "ml-latest-small", data_dir=None, posters=None, text_encoder: str | None = None,
              text_pooling: str = "cls", image_weights="imagenet", preset: str = "default", epochs: int | None = None,
-             out_dir="runs/hncf", seed: int = 0, variants=("ncf", "bert_ncf", "hncf", "hncf_flag_only"),
-             full_ranking: bool = True, cache_dir=None, resume: bool = False, progress: bool = True,
-             data=None, tags: pd.DataFrame | None = None) -> dict:
+             out_dir="runs/hncf", seed: int = 0, variants=None, full_ranking: bool = True, cache_dir=None,
+             resume: bool = False, progress: bool = True, data=None, tags: pd.DataFrame | None = None,
+             mode: str = "cached", fine_tune_text: bool = False, learning_rate: float | None = None) -> dict:
     """Run the HNCF ablation and write ``metrics.json``, ``results.md`` and ``training_curves.png``.
 
     ``text_encoder``: keras-hub preset name, local directory or ``tfhub:<handle>``
     (default ``bert_base_en_uncased``, the paper's). ``posters``: a folder of ``<movieId>.jpg``;
     without it the poster rows are skipped. ``image_weights``: ``imagenet``, ``none`` or a file.
-    ``data`` (a :class:`~hncf.data.MovieLensData`) and ``tags`` bypass the loaders.
+    ``mode``: ``"cached"`` (train on the cached item vectors) or ``"end-to-end"`` (text and
+    posters through the encoders every batch, as the paper; ``fine_tune_text`` trains BERT too,
+    best with a small ``learning_rate`` such as 2e-5). ``variants`` defaults to every row the
+    mode can train. ``data`` (a :class:`~hncf.data.MovieLensData`) and ``tags`` bypass the loaders.
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+    if fine_tune_text and mode != "end-to-end":
+        raise ValueError("fine-tuning the text encoder needs --mode end-to-end (cached vectors are frozen)")
+    if variants is None:
+        variants = tuple(v for v in ROW_LABELS if mode == "cached" or v != "hncf_flag_only")
     unknown = set(variants) - set(ROW_LABELS)
     if unknown:
         raise ValueError(f"unknown variant(s) {sorted(unknown)}; known: {', '.join(ROW_LABELS)}")
     cfg = PRESETS[preset]
     if epochs:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
+    if learning_rate:
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, learning_rate=learning_rate))
     if not posters:
         variants = tuple(v for v in variants if v not in ("hncf", "hncf_flag_only"))
     out = Path(out_dir)
@@ -320,10 +335,13 @@ def run_hncf(dataset: str = "ml-latest-small", data_dir=None, posters=None, text
     features_seconds = time.perf_counter() - t0
     if feats.poster_report:
         log(f"posters: {feats.poster_report}", progress)
+    # Built before any training, so a mode the encoder cannot serve fails at once.
+    paths = {v: training_path(v, mode, split, feats, cfg, posters, image_weights, fine_tune_text, progress)
+             for v in variants}
     rows, curves = {}, {}
     for variant in variants:
         log(f"training {ROW_LABELS[variant]}", progress)
-        score_fn, record = _train_variant(variant, split, feats, cfg, seed, out / "checkpoints", resume, verbose)
+        score_fn, record = _train_variant(paths[variant], split, cfg, seed, out / "checkpoints", resume, verbose)
         t0 = time.perf_counter()
         record["metrics"] = evaluate_variant(score_fn, split, feats, full_ranking, seed)
         record["eval_seconds"] = time.perf_counter() - t0
@@ -333,7 +351,8 @@ def run_hncf(dataset: str = "ml-latest-small", data_dir=None, posters=None, text
         log(f"  {ROW_LABELS[variant]}: HR@10 {s['hr@10']:.4f}, NDCG@10 {s['ndcg@10']:.4f}, "
              f"recall {record['metrics']['classification']['recall']:.4f}", progress)
     report = {
-        "system": "hncf", "dataset": dataset, "preset": preset, "seed": seed, "mode": "cached",
+        "system": "hncf", "dataset": dataset, "preset": preset, "seed": seed, "mode": mode,
+        "fine_tune_text": fine_tune_text, "learning_rate": cfg.train.learning_rate,
         "protocol": "leave-one-out (latest interaction) vs 99 sampled negatives; classification on each test "
                     "positive + 1 sampled negative at 0.5; full ranking over items unseen in training",
         "split": {"n_users": len(split.users), "n_items": len(split.items), "n_train": len(split.full_train),

@@ -22,6 +22,8 @@ import keras
 from keras import layers as L
 
 VARIANTS = ("ncf", "bert_ncf", "hncf")
+TEXT_FEATURES = "text_features"  # the end-to-end model's text vector, before the fusion head
+POSTER_FEATURES = "poster_features_masked"
 
 
 @dataclass
@@ -136,12 +138,13 @@ def build_hncf_end_to_end(n_users: int, n_items: int, text_layer=None, poster_en
     text_vec = poster_vec = poster_mask = None
     if variant in ("bert_ncf", "hncf"):
         inputs["movie_text"] = keras.Input(shape=(), dtype="string", name="movie_text")
-        text_vec = text_layer(inputs["movie_text"])
+        # A fixed name on the text vector lets text_encoder_of() cut the item tower out of the model.
+        text_vec = L.Identity(name=TEXT_FEATURES)(text_layer(inputs["movie_text"]))
     if variant == "hncf":
         inputs["poster"] = keras.Input(shape=poster_encoder.input_shape[1:], name="poster")
         poster_mask = inputs["poster_mask"] = keras.Input(shape=(1,), name="poster_mask")
         # The VGG16 output is zeroed for a missing poster, as the cache stores zeros for it.
-        poster_vec = MaskFeatures(name="poster_features_masked")([poster_encoder(inputs["poster"]), poster_mask])
+        poster_vec = MaskFeatures(name=POSTER_FEATURES)([poster_encoder(inputs["poster"]), poster_mask])
     out = _head(user, item, text_vec, poster_vec, poster_mask, n_users, n_items, config, variant, seed)
     return keras.Model(inputs, out, name=name or f"{variant}_end_to_end")
 
@@ -164,3 +167,32 @@ def copy_head_weights(source: keras.Model, target: keras.Model) -> keras.Model:
     if copied == 0:
         raise ValueError(f"no head layers in common between {source.name!r} and {target.name!r}")
     return target
+
+
+def text_encoder_of(model: keras.Model) -> keras.Model | None:
+    """The end-to-end model's text tower as a model of its own: strings -> text vectors.
+
+    It shares the end-to-end model's layers (and so a fine-tuned BERT's current weights); ``None``
+    for a variant without text.
+    """
+    names = {layer.name for layer in model.layers}
+    if TEXT_FEATURES not in names:
+        return None
+    return keras.Model(model.get_layer("movie_text").output, model.get_layer(TEXT_FEATURES).output,
+                       name=f"{model.name}_text_tower")
+
+
+def cached_twin(model: keras.Model, n_users: int, n_items: int, config: HNCFConfig | None = None,
+                variant: str = "hncf") -> keras.Model:
+    """A cached-feature model with the end-to-end ``model``'s head weights.
+
+    Fed each item's vectors from the end-to-end model's own encoders, it gives the same score for
+    every pair: the encoders are functions of the item alone, so they run once per item instead of
+    once per pair (how an end-to-end model is scored and validated).
+    """
+    _check_variant(variant)
+    names = {layer.name for layer in model.layers}
+    text_dim = int(model.get_layer(TEXT_FEATURES).output.shape[-1]) if TEXT_FEATURES in names else 0
+    poster_dim = int(model.get_layer(POSTER_FEATURES).output.shape[-1]) if POSTER_FEATURES in names else 0
+    twin = build_hncf(n_users, n_items, text_dim, poster_dim, config, variant=variant, name=f"{model.name}_cached")
+    return copy_head_weights(model, twin)
