@@ -40,7 +40,7 @@ from hncf.data.posters import PosterIndex, load_posters, poster_bytes_hash, post
 from hncf.data.schema import ITEM, USER
 from hncf.encoders.cache import FeatureCache, content_hash
 from hncf.encoders.poster import build_poster_encoder, encode_posters
-from hncf.encoders.text import load_text_encoder
+from hncf.encoders.text import KerasHubTextEncoder, load_text_encoder
 from hncf.evaluation import (
     classification_report,
     evaluate_full_ranking,
@@ -189,7 +189,7 @@ def _train_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ck
         model = path.build(seed)
         sampler = path.sampler(train[USER].to_numpy(), train[ITEM].to_numpy(), cfg.n_neg, cfg.batch_size, seed,
                                exclude)
-        if hasattr(path, "check_agreement") and not agreement:
+        if isinstance(path, EndToEndPath) and not agreement:
             agreement.append(path.check_agreement(model, sampler[0][0]))
         ckpt = None if ckpt_root is None else ckpt_root / path.mode / path.variant / tag
         return train_pointwise(model, sampler, cfg, validation, checkpoint_dir=ckpt, resume=resume, verbose=verbose)
@@ -215,7 +215,7 @@ def _train_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ck
 
 
 def training_path(variant: str, mode: str, split: PreparedSplit, feats: ItemFeatures, preset: HNCFPreset,
-               posters_dir, image_weights, fine_tune_text: bool, progress: bool):
+                  posters_dir, image_weights, fine_tune_text: bool, progress: bool):
     """The training path of one report row in ``mode``; rows without an encoder (ids only) are the same either way."""
     n_users, n_items = len(split.users), len(split.items)
     if mode == "cached" or variant == "ncf":
@@ -223,7 +223,7 @@ def training_path(variant: str, mode: str, split: PreparedSplit, feats: ItemFeat
     if variant == "hncf_flag_only":
         raise ValueError("the hncf_flag_only control zeroes the poster features, so no image goes through an "
                          "encoder: train it with --mode cached (or leave it out of the end-to-end variants)")
-    if not hasattr(feats.text_model, "layer"):
+    if not isinstance(feats.text_model, KerasHubTextEncoder):
         raise ValueError(f"--mode end-to-end needs a keras-hub text encoder (a preset name or a local folder): "
                          f"{feats.text_encoder} is cache-only")
     load = None

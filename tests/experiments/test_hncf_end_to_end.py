@@ -18,7 +18,7 @@ from hncf.cli import main  # noqa: E402
 from hncf.data import load_movielens, user_item_csr  # noqa: E402
 from hncf.data.synthetic import write_synthetic_movielens  # noqa: E402
 from hncf.encoders.text import load_text_encoder  # noqa: E402
-from hncf.experiments.hncf import PRESETS, prepare_item_features, run_hncf  # noqa: E402
+from hncf.experiments.hncf import PRESETS, prepare_item_features, run_hncf, training_path  # noqa: E402
 from hncf.experiments.hncf_paths import EndToEndPath  # noqa: E402
 from hncf.experiments.ncf import prepare_loo  # noqa: E402
 from hncf.experiments.quick import write_synthetic_posters  # noqa: E402
@@ -148,4 +148,9 @@ def test_end_to_end_mode_errors_are_one_line(capsys, inputs, tmp_path):
     assert exit_info.value.code == 2 and "only apply to 'reproduce hncf'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="flag_only"):
         _run(inputs, tmp_path / "flag", variants=("hncf_flag_only",), mode="end-to-end")
+    # A TF-Hub encoder (or none) fills the cache but cannot sit inside a Keras 3 model.
+    split, feats, _, _ = _fine_tune_setup(inputs)
+    feats.text_model = None
+    with pytest.raises(ValueError, match="needs a keras-hub text encoder"):
+        training_path("bert_ncf", "end-to-end", split, feats, PRESETS["tiny"], None, "none", False, False)
 
