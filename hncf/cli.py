@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--fine-tune-text", action="store_true",
                    help="hncf, with --mode end-to-end: train the BERT weights too (use a small --learning-rate)")
     r.add_argument("--learning-rate", type=float, default=None, help="hncf: override the preset's learning rate")
+    r.add_argument("--variants", default=None,
+                   help="hncf: comma list of rows to train: ncf, bert_ncf, hncf, hncf_flag_only (default: every row "
+                        "the mode can train)")
     r.add_argument("--no-full-ranking", action="store_true", help="hncf: skip the full-ranking protocol")
     r.add_argument("--cache-dir", default=None, help="hncf: item-feature cache (default $HNCF_CACHE_DIR/features)")
     r.add_argument("--out", default=None, help="output folder (default runs/<system>-<dataset>-<preset>)")
@@ -55,7 +58,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.system != "hncf":
         given = [flag for flag, used in (("--mode", args.mode != "cached"), ("--fine-tune-text", args.fine_tune_text),
-                                         ("--learning-rate", args.learning_rate is not None)) if used]
+                                         ("--learning-rate", args.learning_rate is not None),
+                                         ("--variants", args.variants is not None)) if used]
         if given:
             parser.error(f"{', '.join(given)} only apply to 'reproduce hncf'")
     # Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
@@ -74,7 +78,8 @@ def main(argv=None) -> int:
                      text_pooling=args.text_pooling, image_weights=args.image_weights, preset=args.preset,
                      epochs=args.epochs, out_dir=out, seed=args.seed, full_ranking=not args.no_full_ranking,
                      cache_dir=args.cache_dir, resume=args.resume, progress=not args.quiet, mode=args.mode,
-                     fine_tune_text=args.fine_tune_text, learning_rate=args.learning_rate)
+                     fine_tune_text=args.fine_tune_text, learning_rate=args.learning_rate,
+                     variants=None if args.variants is None else tuple(v.strip() for v in args.variants.split(",")))
         elif args.system == "ncf":
             from hncf.experiments.ncf import run_ncf
 

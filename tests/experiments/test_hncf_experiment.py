@@ -88,3 +88,10 @@ def test_cli_unknown_variant_of_preset_is_one_line(capsys, tmp_path):
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "enormous" in err[0]
+
+
+def test_cli_unknown_row_in_variants_is_one_line(capsys, tmp_path):
+    code = main(["reproduce", "hncf", "--variants", "ncf,hncf++", "--out", str(tmp_path), "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "hncf++" in err[0] and "bert_ncf" in err[0]
