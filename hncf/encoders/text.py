@@ -419,6 +419,9 @@ class KerasHubTextEncoder(TextEncoder):
         layer = BertTextEmbedding.from_config(self.layer.get_config())
         layer.backbone.set_weights(self.layer.backbone.get_weights())
         layer.trainable = self.layer.trainable if trainable is None else bool(trainable)
+        if layer.trainable and layer.pooling == "mean":
+            # Mean pooling never reads BERT's pooler, so training it would only warn of missing gradients.
+            layer.backbone.get_layer("pooled_dense").trainable = False
         return layer
 
 

@@ -221,6 +221,16 @@ def test_frozen_layer_ignores_training_and_trainable_copy_learns(text_encoder):
     np.testing.assert_allclose(enc.encode(TEXTS, progress=False), frozen(x).numpy(), atol=1e-5)
 
 
+def test_a_trainable_mean_pooled_copy_trains_only_what_it_reads(text_encoder):
+    enc = text_encoder(pooling="mean")
+    layer = enc.as_layer(trainable=True)
+    pooler = {w.path for w in layer.backbone.get_layer("pooled_dense").weights}
+    assert pooler and not pooler & {w.path for w in layer.trainable_weights}
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.square(layer(tf.constant(TEXTS), training=True)))
+    assert all(g is not None for g in tape.gradient(loss, layer.trainable_weights))
+
+
 def test_errors_for_bad_arguments(tiny_text_models, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="unknown pooling 'max'"):
         load_text_encoder(str(tiny_text_models.preset), pooling="max")
