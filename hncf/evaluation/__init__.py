@@ -30,6 +30,7 @@ from hncf.evaluation.reports import (
     comparison_table,
     format_value,
     markdown_table,
+    plot_metric_bars,
     plot_training_curves,
     write_json,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "comparison_table",
     "format_value",
     "markdown_table",
+    "plot_metric_bars",
     "plot_training_curves",
     "write_json",
 ]

@@ -148,6 +148,44 @@ def plot_training_curves(
     return path
 
 
+def plot_metric_bars(
+    rows: Mapping[str, Mapping[str, tuple[float, float]]],
+    path: str | os.PathLike,
+    title: str | None = None,
+) -> Path:
+    """Write a PNG of grouped bars: one group per metric, one bar per row, ``± sd`` error bars.
+
+    ``rows`` maps a row name to ``{metric: (mean, sd)}``; metrics missing from a row are skipped.
+    For results over seeds, where a person should see at a glance which gaps exceed the noise.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not rows:
+        raise ValueError("rows is empty: nothing to plot")
+    metrics = list(dict.fromkeys(m for r in rows.values() for m in r))
+    width = 0.8 / len(rows)
+    fig = Figure(figsize=(max(6.0, 1.6 * len(metrics)), 4.8), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    x = np.arange(len(metrics))
+    for k, (name, stats) in enumerate(rows.items()):
+        means = [stats[m][0] if m in stats else np.nan for m in metrics]
+        sds = [stats[m][1] if m in stats else 0.0 for m in metrics]
+        ax.bar(x + (k - (len(rows) - 1) / 2) * width, means, width, yerr=sds, capsize=3, label=name)
+    ax.set_xticks(x, metrics, fontsize="small")
+    ax.grid(axis="y", alpha=0.3)
+    # Below the axes: inside, the legend would hide the bars of some group.
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(len(rows), 2))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    return path
+
+
 def _to_jsonable(obj: Any) -> Any:
     # Non-finite floats become null so the file stays strict JSON (json.dump would write NaN).
     if isinstance(obj, dict):

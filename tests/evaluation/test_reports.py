@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from hncf.evaluation import comparison_table, markdown_table, plot_training_curves, write_json
+from hncf.evaluation import comparison_table, markdown_table, plot_metric_bars, plot_training_curves, write_json
 
 
 def test_markdown_table_formats_cells():
@@ -55,6 +55,14 @@ def test_plot_training_curves_writes_png(tmp_path):
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(data) > 1000
+
+
+def test_plot_metric_bars_writes_png_and_rejects_nothing_to_plot(tmp_path):
+    rows = {"NCF": {"HR@10": (0.74, 0.01), "cold HR@10": (0.15, 0.02)}, "HNCF": {"HR@10": (0.77, 0.01)}}
+    data = plot_metric_bars(rows, tmp_path / "bars.png", title="3 seeds").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+    with pytest.raises(ValueError, match="empty"):
+        plot_metric_bars({}, tmp_path / "none.png")
 
 
 def test_plot_training_curves_rejects_empty_history(tmp_path):
