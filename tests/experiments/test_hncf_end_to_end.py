@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 keras_hub = pytest.importorskip("keras_hub", reason="the end-to-end text tower needs keras-hub")
 
@@ -84,6 +85,16 @@ def test_end_to_end_checkpoints_keep_the_encoders_and_the_report_says_the_mode(b
     ckpt = out / "checkpoints" / "end-to-end" / "hncf" / "refit" / "last.keras"
     model = keras.models.load_model(ckpt, safe_mode=True)
     assert {"movie_text", "poster", "poster_mask"} <= set(model.input)
+    assert not any(type(layer).__name__ == "Lambda" for layer in model.layers)
+    # BERT and VGG16 inside: the saved end-to-end model reloads to the same predictions.
+    rng = np.random.default_rng(0)
+    batch = {"user_id": rng.integers(0, 5, 6).astype("int32"), "item_id": rng.integers(0, 20, 6).astype("int32"),
+             "movie_text": tf.constant(["comedy movie 1995", "drama", "war film noir", "movie", "sci fi", "musical"]),
+             "poster": rng.random((6, 32, 32, 3)).astype("float32"),
+             "poster_mask": np.array([[1], [0], [1], [1], [0], [1]], "float32")}
+    model.save(out / "again.keras")
+    again = keras.models.load_model(out / "again.keras", safe_mode=True)
+    np.testing.assert_array_equal(np.asarray(again.predict_on_batch(batch)), np.asarray(model.predict_on_batch(batch)))
 
 
 def _fine_tune_setup(inputs):
