@@ -96,6 +96,14 @@ def comparison_table(
     return markdown_table(rows, columns, headers=headers, float_format=float_format)
 
 
+def _save_png(fig, path: str | os.PathLike) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    return path
+
+
 def plot_training_curves(
     history: Mapping[str, Mapping[str, Sequence[float]]],
     path: str | os.PathLike,
@@ -141,11 +149,7 @@ def plot_training_curves(
             ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    return path
+    return _save_png(fig, path)
 
 
 def plot_metric_bars(
@@ -179,11 +183,7 @@ def plot_metric_bars(
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(len(rows), 2))
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
-    return path
+    return _save_png(fig, path)
 
 
 def _to_jsonable(obj: Any) -> Any:
