@@ -1,4 +1,6 @@
-"""Tiny text models for the text-encoder and feature-cache tests, all built offline from one backbone.
+"""Fixtures every test folder shares: the optional real data, synthetic releases, and tiny text models.
+
+Tiny text models (built offline from one backbone) serve the encoder, cache and every system's BERT tests.
 
 From a single seeded ``BertBackbone`` (vocabulary of 40 tokens, 2 layers, hidden 16) the
 session fixture ``tiny_text_models`` writes:
@@ -18,12 +20,15 @@ under ``--import-mode=importlib``).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
+from hncf.data.synthetic import write_synthetic_movielens
 
 TINY_TEXT_VOCAB = [
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
@@ -270,3 +275,35 @@ def text_tfhub_cache(tmp_path, monkeypatch, tiny_text_models):
         shutil.copytree(src, cache / hashlib.sha1(url.encode("utf-8")).hexdigest())
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(cache))
     return cache
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """``$HNCF_SHARED_DATA`` if set, else ``<repo>/../shared/data``."""
+    env = os.environ.get("HNCF_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def real_dataset():
+    """Return a function giving the shared folder of a dataset, skipping when it is absent."""
+
+    def get(name: str) -> Path:
+        d = shared_data_dir() / name
+        if not d.is_dir():
+            pytest.skip(f"real-data folder {d} is absent (set HNCF_SHARED_DATA to the shared data folder)")
+        return d
+
+    return get
+
+
+@pytest.fixture
+def synthetic_release(tmp_path):
+    """Return a function that writes a synthetic release in the real format and gives its folder."""
+
+    def make(fmt: str, **kwargs) -> Path:
+        return write_synthetic_movielens(tmp_path / "releases" / fmt, fmt, **kwargs)
+
+    return make
