@@ -35,8 +35,18 @@ import pandas as pd
 import scipy.sparse as sp
 
 from hncf.data import load_movielens, sample_test_negatives
-from hncf.data.movie_text import build_movie_texts, filter_tags, load_tags, training_tag_cutoff
-from hncf.data.posters import PosterIndex, load_posters, poster_bytes_hash, poster_coverage
+from hncf.data.movie_text import (
+    build_movie_texts,
+    filter_tags,
+    load_tags,
+    training_tag_cutoff,
+)
+from hncf.data.posters import (
+    PosterIndex,
+    load_posters,
+    poster_bytes_hash,
+    poster_coverage,
+)
 from hncf.data.schema import ITEM, USER
 from hncf.encoders.cache import FeatureCache, content_hash
 from hncf.encoders.poster import build_poster_encoder, encode_posters
@@ -49,8 +59,15 @@ from hncf.evaluation import (
 )
 from hncf.evaluation.metrics import hr_ndcg_from_ranks
 from hncf.experiments.hncf_paths import MODES, CachedPath, EndToEndPath, ItemFeatures
-from hncf.models.hncf import HNCFConfig
-from hncf.pipeline import PreparedSplit, log, prepare_loo, select_then_refit, write_outputs
+from hncf.models.hncf import HNCFConfig, cached_twin
+from hncf.pipeline import (
+    PreparedSplit,
+    log,
+    prepare_loo,
+    select_then_refit,
+    write_outputs,
+)
+from hncf.serving.bundle import save_bundle
 from hncf.training import TrainConfig, compile_pointwise
 
 # Table III of the paper (ML-20M sample; "HR@10 on 799 users", protocol unstated).
@@ -175,7 +192,8 @@ def prepare_item_features(data, split: PreparedSplit, tags, text_encoder: str | 
 
 
 def fit_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ckpt_root: Path | None,
-                resume: bool, verbose, run_config: dict | None = None):
+                resume: bool, verbose, run_config: dict | None = None, bundle_dir: Path | None = None,
+                item_info: pd.DataFrame | None = None):
     """Train one row through the shared select-then-refit stage; returns (score_fn, record).
 
     ``path`` (:class:`CachedPath` or :class:`EndToEndPath`) builds the row's model and sampler and
@@ -201,6 +219,14 @@ def fit_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ckpt_
     record.update(variant=path.variant, mode=path.mode, model=preset.model.to_dict())
     if agreement:
         record["end_to_end_vs_twin_max_abs_diff"] = agreement[0]
+    if bundle_dir is not None:
+        # The bundle keeps the cached twin (the same head on each item's vectors), which is how the row is scored.
+        scorer = model if path.mode == "cached" else cached_twin(model, len(split.users), len(split.items),
+                                                                  preset.model, variant=path.variant)
+        tables = path.tables if path.mode == "cached" else path.item_tables(model)
+        save_bundle(bundle_dir, scorer, split.users, split.items, exclude, item_tables=tables, item_info=item_info,
+                    meta={**(run_config or {}), "system": "hncf", "row": path.variant})
+        record["bundle"] = str(bundle_dir)
     return path.score_fn(model), record
 
 
@@ -391,7 +417,8 @@ def run_hncf(run: HNCFRun | None = None, data=None, tags: pd.DataFrame | None = 
         log(f"training {ROW_LABELS[variant]} (row {k} of {len(variants)}, {time.perf_counter() - t_start:.0f} s "
             "elapsed)", progress)
         score_fn, record = fit_variant(paths[variant], split, cfg, run.seed, out / "checkpoints", run.resume, verbose,
-                                       {**run.fingerprint(), "row": variant})
+                                       {**run.fingerprint(), "row": variant}, bundle_dir=out / "bundles" / "loo" / variant,
+                                       item_info=data.items[[ITEM, "title", "genres"]])
         t0 = time.perf_counter()
         views = evaluate_variant(score_fn, split, feats, run.full_ranking, run.seed)
         record["eval_seconds"] = time.perf_counter() - t0
