@@ -446,7 +446,8 @@ def run_hncf(run: HNCFRun | None = None, data=None, tags: pd.DataFrame | None = 
         "protocols": {name: p for name, p in protocols.items() if p["models"]},
     }
     return write_outputs(out, report, results_markdown(report), curves,
-                         f"HNCF ablation on {run.dataset} (seed {run.seed})", t_start, progress)
+                         f"HNCF ablation on {run.dataset} (seed {run.seed})", t_start, progress,
+                         metric_key="val_hr@10")
 
 
 def row_views(report: dict, variant: str) -> dict:

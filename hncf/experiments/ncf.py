@@ -266,7 +266,8 @@ def run_ncf(run: NCFRun | None = None, interactions: pd.DataFrame | None = None,
         report["protocols"][protocol] = {**PROTOCOL_TEXT[protocol], **split.sizes,
                                          "paper": paper_rows(protocol, run.dataset), "models": rows}
     return write_outputs(out, report, results_markdown(report), curves,
-                         f"NCF family on {run.dataset} (seed {run.seed})", t_start, run.progress)
+                         f"NCF family on {run.dataset} (seed {run.seed})", t_start, run.progress,
+                         metric_key="val_hr@10")
 
 
 PROTOCOL_NAMES = {"chrono": "chrono 75/25", "loo": "leave-one-out"}
