@@ -193,7 +193,7 @@ def prepare_item_features(data, split: PreparedSplit, tags, text_encoder: str | 
 
 def fit_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ckpt_root: Path | None,
                 resume: bool, verbose, run_config: dict | None = None, bundle_dir: Path | None = None,
-                item_info: pd.DataFrame | None = None):
+                item_info: pd.DataFrame | None = None, progress: bool = False):
     """Train one row through the shared select-then-refit stage; returns (score_fn, record).
 
     ``path`` (:class:`CachedPath` or :class:`EndToEndPath`) builds the row's model and sampler and
@@ -215,7 +215,7 @@ def fit_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ckpt_
     validation = dataclasses.replace(split.validation, score_fn_factory=path.score_fn) if preset.validate else None
     ckpt = None if ckpt_root is None else ckpt_root / path.mode / path.variant
     model, record = select_then_refit(build, preset.train, validation, checkpoint_dir=ckpt, resume=resume,
-                                      verbose=verbose, run_config=run_config)
+                                      verbose=verbose, run_config=run_config, progress=progress and not verbose)
     record.update(variant=path.variant, mode=path.mode, model=preset.model.to_dict())
     if agreement:
         record["end_to_end_vs_twin_max_abs_diff"] = agreement[0]
@@ -393,7 +393,8 @@ def run_hncf(run: HNCFRun | None = None, data=None, tags: pd.DataFrame | None = 
     out = Path(run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     progress = run.progress
-    verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
+    # A terminal gets Keras' bars; logs and notebooks get about ten short lines per stage.
+    verbose = 1 if progress and sys.stdout.isatty() else 0
     t_start = time.perf_counter()
     if data is None:
         log(f"loading {run.dataset}", progress)
@@ -418,7 +419,7 @@ def run_hncf(run: HNCFRun | None = None, data=None, tags: pd.DataFrame | None = 
             "elapsed)", progress)
         score_fn, record = fit_variant(paths[variant], split, cfg, run.seed, out / "checkpoints", run.resume, verbose,
                                        {**run.fingerprint(), "row": variant}, bundle_dir=out / "bundles" / "loo" / variant,
-                                       item_info=data.items[[ITEM, "title", "genres"]])
+                                       item_info=data.items[[ITEM, "title", "genres"]], progress=progress)
         t0 = time.perf_counter()
         views = evaluate_variant(score_fn, split, feats, run.full_ranking, run.seed)
         record["eval_seconds"] = time.perf_counter() - t0

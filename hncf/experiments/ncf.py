@@ -137,7 +137,7 @@ def _loo_specs(preset: NCFPreset, epochs: int | None) -> list[ModelSpec]:
 
 def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: Path | None, resume: bool,
             trained: dict, verbose, run_config: dict | None = None, bundle_dir: Path | None = None,
-            item_info: pd.DataFrame | None = None) -> tuple[object, dict]:
+            item_info: pd.DataFrame | None = None, progress: bool = False) -> tuple[object, dict]:
     """Train one row of the NCF family through the shared select-then-refit stage; return (score_fn, record).
 
     ``trained`` collects the GMF and MLP models of each stage for NeuMF pretraining, so the
@@ -173,7 +173,7 @@ def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: P
     ckpt = None if checkpoint_root is None else checkpoint_root / _slug(spec.label)
     model, record = select_then_refit(build, spec.train, split.validation if spec.validate else None,
                                       refit=spec.refit, checkpoint_dir=ckpt, resume=resume, verbose=verbose,
-                                      run_config=run_config, on_trained=keep)
+                                      run_config=run_config, on_trained=keep, progress=progress and not verbose)
     record["sizes"] = {k: list(v) if isinstance(v, tuple) else v for k, v in spec.sizes.items()}
     if bundle_dir is not None:
         save_bundle(bundle_dir, model, split.users, split.items, exclude, item_info=item_info,
@@ -228,8 +228,8 @@ def run_ncf(run: NCFRun | None = None, interactions: pd.DataFrame | None = None,
     run.check()
     out = Path(run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    # Per-batch bars turn into walls of text in logs and notebooks' captured output.
-    verbose = (1 if sys.stdout.isatty() else 2) if run.progress else 0
+    # A terminal gets Keras' bars; logs and notebooks get about ten short lines per stage.
+    verbose = 1 if run.progress and sys.stdout.isatty() else 0
     t_start = time.perf_counter()
     item_info = None
     if interactions is None:
@@ -255,7 +255,8 @@ def run_ncf(run: NCFRun | None = None, interactions: pd.DataFrame | None = None,
                 f"{time.perf_counter() - t_start:.0f} s elapsed)", run.progress)
             score_fn, record = fit_row(spec, split, run.seed, out / "checkpoints" / protocol, run.resume, trained,
                                        verbose, {**run.fingerprint(), "protocol": protocol, "row": spec.label},
-                                       bundle_dir=out / "bundles" / protocol / _slug(spec.label), item_info=item_info)
+                                       bundle_dir=out / "bundles" / protocol / _slug(spec.label), item_info=item_info,
+                                       progress=run.progress)
             t0 = time.perf_counter()
             metrics = evaluate_protocol(protocol, score_fn, split)
             record["eval_seconds"] = time.perf_counter() - t0
