@@ -424,6 +424,8 @@ def run_hncf(run: HNCFRun | None = None, data=None, tags: pd.DataFrame | None = 
         views = evaluate_variant(score_fn, split, feats, run.full_ranking, run.seed)
         record["eval_seconds"] = time.perf_counter() - t0
         protocols["loo"]["models"][variant] = {"metrics": views["sampled"], **record}
+        if record.get("resumed"):
+            log(f"  resumed {ROW_LABELS[variant]} from its checkpoint", progress)
         for name, view in _VIEW_OF.items():
             if name != "loo" and view in views:
                 protocols[name]["models"][variant] = {"metrics": views[view], "trained": "as in loo"}

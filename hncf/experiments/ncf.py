@@ -261,6 +261,9 @@ def run_ncf(run: NCFRun | None = None, interactions: pd.DataFrame | None = None,
             metrics = evaluate_protocol(protocol, score_fn, split)
             record["eval_seconds"] = time.perf_counter() - t0
             rows[spec.label] = {"metrics": metrics, **record}
+            if record.get("resumed"):
+                log(f"  resumed {spec.label} from its checkpoint ({record['train_seconds']:.0f} s of training "
+                    "before the interruption included)", run.progress)
             curves[f"{protocol}/{spec.label}"] = record.get("history", {})
             shown = CHRONO_METRICS if protocol == "chrono" else LOO_METRICS
             log(f"  {spec.label}: " + ", ".join(f"{m} {metrics[m]:.4f}" for m in shown), run.progress)
