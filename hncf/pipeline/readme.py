@@ -31,7 +31,7 @@ def provenance(report: dict) -> str:
             f"{report.get('wall_seconds', float('nan')):.0f} s.*")
 
 
-def render_report(report: dict, heading_level: int = 3) -> str:
+def render_report(report: dict, heading_level: int = 4) -> str:
     """The system's results tables for ``report`` followed by its provenance line."""
     system = report.get("system")
     if system not in RENDERERS:

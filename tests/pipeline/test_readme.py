@@ -19,7 +19,7 @@ REPORT = {
 def test_render_names_the_machine_seed_and_dataset():
     md = render_report(REPORT)
     assert "0.6123" in md and "seed 3" in md and "2 CPUs" in md and "ml-100k" in md
-    assert md.startswith("### NCF reproduction")  # headings demoted under the README's section
+    assert md.startswith("#### NCF reproduction")  # headings demoted under the README's section
 
 
 def test_update_rewrites_only_the_marked_blocks_from_their_source(tmp_path):
