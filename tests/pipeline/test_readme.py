@@ -48,3 +48,14 @@ def test_cli_report_prints_and_regenerates(tmp_path, capsys):
     assert main(["report", str(src)]) == 0
     assert "0.6123" in capsys.readouterr().out
     assert main(["report"]) == 1
+
+
+def test_the_readme_tables_equal_their_metrics_files(tmp_path):
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    copy = tmp_path / "README.md"
+    copy.write_text((repo / "README.md").read_text())
+    used = update_markdown(copy, root=repo)
+    assert used, "the README has no generated table"
+    assert copy.read_text() == (repo / "README.md").read_text(), "run: python -m hncf report --readme README.md"
