@@ -119,7 +119,7 @@ def fetch(url: str, cache_dir: str | os.PathLike | None = None, *, md5: str | No
             if isinstance(e, ChecksumError):
                 raise
             raise DownloadError(
-                f"the cached {target} was corrupt ({algo} {got}, expected {want}) and has been deleted; "
+                f"the cached {target} was corrupt and has been deleted; "
                 f"downloading it again failed: {e}. A copy fetched by hand can be put at {target} "
                 f"(it is checked against the same checksum)"
             ) from e
