@@ -413,6 +413,8 @@ def _load_100k(d: Path, hint: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         _require(d / "u.genre", "genre names", hint),
         _Format("|", (("genre", "str"), ("index", "int")), encoding="latin-1"),
     )
+    if len(genre_tab) == 0:
+        raise SchemaError(f"{d / 'u.genre'}: no genre names (no data lines); u.item's genre flags need them")
     names = genre_tab.sort_values("index")["genre"].tolist()
     fields = (("movie id", "id"), ("movie title", "str"), ("release date", "opt"),
               ("video release date", "opt"), ("IMDb URL", "opt")) + tuple((g, "int") for g in names)

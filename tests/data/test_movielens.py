@@ -338,6 +338,19 @@ def test_empty_ratings_file_is_an_error_naming_it(fmt, fname, keep, synthetic_re
     assert ("only the header line" if keep else "no data lines") in msg
 
 
+@pytest.mark.parametrize("fmt, fname, problem", [
+    ("ml-100k", "u.item", "no movies (no data lines)"),
+    ("ml-100k", "u.genre", "no genre names (no data lines)"),
+    ("ml-1m", "movies.dat", "no movies (no data lines)"),
+])
+def test_empty_movie_files_are_errors_naming_them(fmt, fname, problem, synthetic_release):
+    d = synthetic_release(fmt)
+    (d / fname).write_text("\n")
+    with pytest.raises(SchemaError) as err:
+        load_movielens(fmt, data_dir=d)
+    assert str(err.value).startswith(f"{d / fname}: {problem}")
+
+
 def test_empty_movies_and_zero_byte_csv_are_errors(synthetic_release):
     d = synthetic_release("ml-latest-small")
     _write_lines(d / "movies.csv", _lines(d / "movies.csv")[:1])
