@@ -22,6 +22,7 @@ from pathlib import Path
 REPRODUCE = {
     "ncf": "hncf.commands.ncf",
     "hncf": "hncf.commands.hncf",
+    "bert-rs": "hncf.commands.bert_rs",
 }
 # Other top-level commands, same module contract.
 COMMANDS = {

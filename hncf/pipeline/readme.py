@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 # system -> module whose results_markdown(report) renders its tables
-RENDERERS = {"ncf": "hncf.experiments.ncf", "hncf": "hncf.experiments.hncf"}
+RENDERERS = {"ncf": "hncf.experiments.ncf", "hncf": "hncf.experiments.hncf", "bert-rs": "hncf.experiments.bert_rs"}
 BLOCK = re.compile(r"(<!-- hncf:report (?P<src>\S+) -->\n)(?P<body>.*?)(<!-- hncf:end -->)", re.S)
 
 
