@@ -29,23 +29,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from hncf.encoders.hf_checkpoint import HF_HIDDEN_ACTS as _HF_HIDDEN_ACTS
-from hncf.encoders.hf_checkpoint import hf_tokenizer_settings as _hf_tokenizer_settings
-from hncf.encoders.hf_checkpoint import is_hf_checkpoint as _is_hf_checkpoint
-from hncf.encoders.hf_checkpoint import read_json as _read_json
-from hncf.encoders.keras_hub_source import DEFAULT_PRESET, KerasHubTextEncoder, load_keras_hub_encoder
-from hncf.encoders.keras_hub_source import load_local_bert as _load_local_bert
-from hncf.encoders.keras_hub_source import load_preset_bert as _load_preset_bert
-from hncf.encoders.keras_hub_source import tokenizer_settings as _tokenizer_settings
-from hncf.encoders.text_base import _HASH_CHUNK, TextEncoder, check_texts, directory_hash, encode_in_batches
+# Underscored names marked noqa: this module defined them before the split into text_layer,
+# text_base and the source modules, and they stay importable from here for code written against it.
+from hncf.encoders.hf_checkpoint import HF_HIDDEN_ACTS as _HF_HIDDEN_ACTS  # noqa: F401
+from hncf.encoders.hf_checkpoint import hf_tokenizer_settings as _hf_tokenizer_settings  # noqa: F401
+from hncf.encoders.hf_checkpoint import is_hf_checkpoint as _is_hf_checkpoint  # noqa: F401
+from hncf.encoders.hf_checkpoint import read_json as _read_json  # noqa: F401
+from hncf.encoders.keras_hub_source import (
+    DEFAULT_PRESET,
+    KerasHubTextEncoder,
+    load_keras_hub_encoder,
+)
+from hncf.encoders.keras_hub_source import load_local_bert as _load_local_bert  # noqa: F401
+from hncf.encoders.keras_hub_source import load_preset_bert as _load_preset_bert  # noqa: F401
+from hncf.encoders.keras_hub_source import tokenizer_settings as _tokenizer_settings  # noqa: F401
+from hncf.encoders.text_base import (
+    _HASH_CHUNK,  # noqa: F401
+    TextEncoder,
+    check_texts,
+    directory_hash,
+    encode_in_batches,
+)
 from hncf.encoders.text_layer import (
-    _TOKENIZE_FNS,
-    _TOKENIZE_LOCK,
+    _TOKENIZE_FNS,  # noqa: F401
+    _TOKENIZE_LOCK,  # noqa: F401
     HIDDEN_ACTS,
     POOLINGS,
     BertTextEmbedding,
-    _shared_tokenize_fn,
-    pool_outputs,
+    _shared_tokenize_fn,  # noqa: F401
+    pool_outputs,  # noqa: F401
 )
 from hncf.encoders.text_layer import check_pooling as _check_pooling
 from hncf.encoders.text_layer import check_sequence_length as _check_sequence_length
@@ -54,8 +66,8 @@ from hncf.encoders.tfhub_source import (
     DEFAULT_TFHUB_PREPROCESS,
     TFHUB_PREFIX,
     TFHubTextEncoder,
-    _handle_id,
-    _hub_load,
+    _handle_id,  # noqa: F401
+    _hub_load,  # noqa: F401
 )
 from hncf.encoders.tfhub_source import parse_tfhub_spec as _parse_tfhub_spec
 

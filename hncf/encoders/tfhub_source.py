@@ -40,8 +40,8 @@ class TFHubTextEncoder(TextEncoder):
                  sequence_length: int = 128, normalize: bool = False):
         check_pooling(pooling)
         check_sequence_length(sequence_length)
-        import tensorflow_text  # noqa: F401  (registers the ops the preprocess SavedModel uses)
         import tensorflow_hub as hub
+        import tensorflow_text  # noqa: F401  (registers the ops the preprocess SavedModel uses)
 
         self.encoder_handle = encoder_handle
         self.preprocess_handle = preprocess_handle
