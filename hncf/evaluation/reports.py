@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["format_value", "markdown_table", "comparison_table", "plot_training_curves", "write_json"]
+__all__ = ["format_value", "markdown_table", "comparison_table", "build_training_curves", "plot_training_curves",
+           "build_metric_bars", "plot_metric_bars", "run_colours", "metric_label", "write_json"]
 
 
 def format_value(value: Any, float_format: str = "{:.4f}", missing: str = "") -> str:
@@ -97,59 +99,169 @@ def comparison_table(
 
 
 def _save_png(fig, path: str | os.PathLike) -> Path:
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     return path
 
 
+def _new_figure(width: float, height: float):
+    """A Figure on its own Agg canvas: no display needed, the caller's pyplot backend untouched."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # Constrained layout keeps room for a legend placed outside the axes ("outside lower center").
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def run_colours(labels: Iterable[str]) -> dict[str, str]:
+    """One colour per run label, the same in every panel of a figure.
+
+    The k-th distinct label gets the k-th colour of matplotlib's ``tab10`` (``tab20`` beyond ten
+    labels, cycling beyond twenty), whichever panels it appears in: a run missing from one panel
+    never shifts the colours of the others, as matplotlib's per-axes colour cycle would.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    unique = list(dict.fromkeys(labels))
+    cmap = colormaps["tab10" if len(unique) <= 10 else "tab20"]
+    return {label: to_hex(cmap.colors[k % len(cmap.colors)]) for k, label in enumerate(unique)}
+
+
+_METRIC_NAMES = {"hr": "HR", "ndcg": "NDCG", "mrr": "MRR", "map": "MAP", "rmse": "RMSE", "mae": "MAE",
+                 "auc": "AUC", "recall": "Recall", "precision": "Precision", "loss": "loss"}
+# hncf.training.ValidationSet logs these keys: each user's held-out training item ranked against
+# 99 sampled negatives. A validation under another protocol names its keys through metric_labels.
+_SAMPLED_VALIDATION = re.compile(r"^val_(hr|ndcg)@(\d+)$")
+
+
+def metric_label(key: str, metric_labels: Mapping[str, str] | None = None) -> str:
+    """A readable axis label for a Keras log key: ``val_hr@10`` -> ``validation HR@10 (1 + 99 sampled)``.
+
+    ``metric_labels`` overrides any key. Otherwise ``val_`` becomes "validation", other keys
+    "training", metric names are spelled as in the papers (HR, NDCG, RMSE...), and the HR/NDCG
+    keys of :class:`hncf.training.ValidationSet` name their sampled protocol.
+    """
+    if metric_labels and key in metric_labels:
+        return metric_labels[key]
+    stage, name = ("validation", key[4:]) if key.startswith("val_") else ("training", key)
+    base, at, k = name.partition("@")
+    pretty = _METRIC_NAMES.get(base.lower(), base) + (f"@{k}" if at else "")
+    label = f"{stage} {pretty}"
+    return label + " (1 + 99 sampled)" if _SAMPLED_VALIDATION.match(key) else label
+
+
+def _metric_keys(history: Mapping[str, Mapping[str, Sequence[float]]], metric_key) -> list[str]:
+    if metric_key is not None:
+        return [metric_key] if isinstance(metric_key, str) else list(dict.fromkeys(metric_key))
+    keys = list(dict.fromkeys(k for h in history.values() for k in h))
+    val = [k for k in keys if k.startswith("val_") and k != "val_loss"]
+    return val or (["val_loss"] if "val_loss" in keys else [])
+
+
+def _split_group(label: str) -> tuple[str, str]:
+    group, sep, name = label.partition("/")
+    return (group, name) if sep and name else ("", label)
+
+
+def build_training_curves(
+    history: Mapping[str, Mapping[str, Sequence[float]]],
+    loss_key: str = "loss",
+    metric_key: str | Sequence[str] | None = None,
+    title: str | None = None,
+    metric_labels: Mapping[str, str] | None = None,
+):
+    """The training-curve Figure: a panel for the training loss and one per validation metric key.
+
+    ``history`` maps a run label to a Keras-style history dict (``{"loss": [...],
+    "val_hr@10": [...]}``). Each panel plots one key only, and its axis is labelled by that key
+    (:func:`metric_label`, overridable through ``metric_labels``). ``metric_key`` picks the
+    validation keys (one or several); None takes every ``val_*`` key other than ``val_loss``
+    (else ``val_loss``). Labels of the form ``group/run`` (e.g. ``loo/MLP``, ``chrono/MLP``) put
+    each group on its own row of panels, since their curves come from different splits. A run
+    has one colour (:func:`run_colours`, by run name) in every panel and the figure has one
+    legend, below the axes; epochs are ticked at integers only.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    if not history:
+        raise ValueError("history is empty: nothing to plot")
+    keys = [loss_key] + [k for k in _metric_keys(history, metric_key) if k != loss_key]
+    groups: dict[str, dict[str, Mapping[str, Sequence[float]]]] = {}
+    for label, h in history.items():
+        group, name = _split_group(label)
+        groups.setdefault(group, {})[name] = h
+    colours = run_colours(name for runs in groups.values() for name in runs)
+
+    fig = _new_figure(4.6 * len(keys), 3.4 * len(groups) + 0.9)
+    axes = fig.subplots(len(groups), len(keys), squeeze=False)
+    handles = {}
+    for row, (group, runs) in zip(axes, groups.items()):
+        for ax, key in zip(row, keys):
+            for name, h in runs.items():
+                values = h.get(key)
+                if values is not None and len(values):
+                    (line,) = ax.plot(np.arange(1, len(values) + 1), values, marker=".", color=colours[name],
+                                      label=name)
+                    handles.setdefault(name, line)
+            label = metric_label(key, metric_labels)
+            if not ax.lines:
+                ax.text(0.5, 0.5, f"no run logged {key!r}", ha="center", va="center", transform=ax.transAxes)
+            ax.set(title=f"{group}: {label}" if group else label, xlabel="epoch", ylabel=label)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+            ax.grid(alpha=0.3)
+    if handles:
+        # One legend for every panel, outside the axes, so it never hides a curve.
+        names = [n for n in colours if n in handles]
+        fig.legend([handles[n] for n in names], names, loc="outside lower center", ncol=min(len(names), 5),
+                   fontsize="small", frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def plot_training_curves(
     history: Mapping[str, Mapping[str, Sequence[float]]],
     path: str | os.PathLike,
     loss_key: str = "loss",
-    metric_key: str | None = None,
+    metric_key: str | Sequence[str] | None = None,
     title: str | None = None,
+    metric_labels: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write a PNG with two panels: training loss per epoch and a validation metric per epoch.
+    """Write :func:`build_training_curves` as a PNG at ``path`` (parent folders made); returns the path."""
+    return _save_png(build_training_curves(history, loss_key, metric_key, title, metric_labels), path)
 
-    ``history`` maps a model name to a Keras-style history dict (``{"loss": [...],
-    "val_ndcg@10": [...]}``); each model is one line in each panel. When
-    ``metric_key`` is None the first ``val_*`` key other than ``val_loss`` is used
-    (else ``val_loss``). Uses the Agg canvas directly, so it neither needs a
-    display nor changes the pyplot backend of the calling notebook.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    if not history:
-        raise ValueError("history is empty: nothing to plot")
-    if metric_key is None:
-        keys = [k for h in history.values() for k in h]
-        val = [k for k in keys if k.startswith("val_") and k != "val_loss"]
-        metric_key = val[0] if val else ("val_loss" if "val_loss" in keys else None)
-
-    fig = Figure(figsize=(10, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax_loss, ax_val = fig.subplots(1, 2)
-    for name, h in history.items():
-        if loss_key in h and len(h[loss_key]):
-            ax_loss.plot(np.arange(1, len(h[loss_key]) + 1), h[loss_key], marker=".", label=name)
-        if metric_key is not None and metric_key in h and len(h[metric_key]):
-            ax_val.plot(np.arange(1, len(h[metric_key]) + 1), h[metric_key], marker=".", label=name)
-    ax_loss.set(title=f"training {loss_key}", xlabel="epoch", ylabel=loss_key)
-    ax_val.set(
-        title=f"validation {metric_key}" if metric_key else "no validation metric",
-        xlabel="epoch",
-        ylabel=metric_key or "",
-    )
-    for ax in (ax_loss, ax_val):
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize="small")
+def build_metric_bars(
+    rows: Mapping[str, Mapping[str, tuple[float, float]]],
+    title: str | None = None,
+):
+    """The grouped-bar Figure: one group per metric, one bar per row (colour by row label), ``± sd`` bars."""
+    if not rows:
+        raise ValueError("rows is empty: nothing to plot")
+    metrics = list(dict.fromkeys(m for r in rows.values() for m in r))
+    colours = run_colours(rows)
+    width = 0.8 / len(rows)
+    fig = _new_figure(max(6.0, 1.6 * len(metrics)), 4.8)
+    ax = fig.subplots()
+    x = np.arange(len(metrics))
+    for k, (name, stats) in enumerate(rows.items()):
+        means = [stats[m][0] if m in stats else np.nan for m in metrics]
+        sds = [stats[m][1] if m in stats else 0.0 for m in metrics]
+        ax.bar(x + (k - (len(rows) - 1) / 2) * width, means, width, yerr=sds, capsize=3, label=name,
+               color=colours[name])
+    ax.set_xticks(x, metrics, fontsize="small")
+    ax.grid(axis="y", alpha=0.3)
+    # Below the axes: inside, the legend would hide the bars of some group.
+    fig.legend(loc="outside lower center", ncol=min(len(rows), 3), fontsize="small", frameon=False)
     if title:
-        fig.suptitle(title)
-    return _save_png(fig, path)
+        ax.set_title(title)
+    return fig
 
 
 def plot_metric_bars(
@@ -161,29 +273,9 @@ def plot_metric_bars(
 
     ``rows`` maps a row name to ``{metric: (mean, sd)}``; metrics missing from a row are skipped.
     For results over seeds, where a person should see at a glance which gaps exceed the noise.
+    Colours follow :func:`run_colours` (see :func:`build_metric_bars`).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    if not rows:
-        raise ValueError("rows is empty: nothing to plot")
-    metrics = list(dict.fromkeys(m for r in rows.values() for m in r))
-    width = 0.8 / len(rows)
-    fig = Figure(figsize=(max(6.0, 1.6 * len(metrics)), 4.8), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    x = np.arange(len(metrics))
-    for k, (name, stats) in enumerate(rows.items()):
-        means = [stats[m][0] if m in stats else np.nan for m in metrics]
-        sds = [stats[m][1] if m in stats else 0.0 for m in metrics]
-        ax.bar(x + (k - (len(rows) - 1) / 2) * width, means, width, yerr=sds, capsize=3, label=name)
-    ax.set_xticks(x, metrics, fontsize="small")
-    ax.grid(axis="y", alpha=0.3)
-    # Below the axes: inside, the legend would hide the bars of some group.
-    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(len(rows), 2))
-    if title:
-        ax.set_title(title)
-    return _save_png(fig, path)
+    return _save_png(build_metric_bars(rows, title), path)
 
 
 def _to_jsonable(obj: Any) -> Any:
