@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from data_generators.ncf import PointwiseNegativeSampler  # noqa: E402
+from hncf.generators.ncf import PointwiseNegativeSampler  # noqa: E402
 from hncf.data import load_movielens, sample_negatives, user_item_csr  # noqa: E402
 from hncf.data.schema import ITEM, USER  # noqa: E402
 from hncf.evaluation import evaluate_full_ranking, write_json  # noqa: E402

@@ -1,10 +1,13 @@
-"""Training loop for pointwise (binary cross-entropy) recommenders.
+"""One trainer for every system: selection on validation, atomic checkpoints, exact resume.
 
-``train_pointwise`` runs ``model.fit`` on a :class:`~data_generators.ncf.PointwiseNegativeSampler`
-with three additions that the papers' scripts lack:
+:func:`train` runs ``model.fit`` for any compiled Keras model (the model owns its loss: pointwise
+BCE with sampled negatives, multi-label BCE, softmax cross-entropy, MSE on ratings) on any
+:class:`~hncf.generators.base.EpochBatches` generator, with three additions that the papers'
+scripts lack:
 
 * model selection on a validation split carved from *training* data (never the
-  test set): the best epoch by validation HR@10 is kept, with optional early stopping;
+  test set): the best epoch by the validation's metric (higher HR, or lower RMSE) is kept,
+  with optional early stopping;
 * a checkpoint after every epoch (model + optimizer + sampler position + history),
   written atomically, so an interrupted run resumes where it stopped and gives the
   same result as an uninterrupted one;
@@ -19,7 +22,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import keras
 import numpy as np
@@ -56,6 +59,25 @@ def make_score_fn(model: keras.Model, batch_size: int = 1 << 16, item_features: 
     return score
 
 
+class Validation(Protocol):
+    """What the trainer needs of a validation: the log key it watches, its direction, and how to compute it."""
+
+    monitor: str  # the log key selection watches, e.g. "val_hr@10" or "val_rmse"
+    mode: str  # "max" (higher is better) or "min"
+
+    def evaluate(self, model: keras.Model) -> dict:
+        """Logs for the current weights of ``model``; must include ``monitor``."""
+
+
+def better(score: float, best: float | None, mode: str) -> bool:
+    """Whether ``score`` improves on ``best`` (ties keep the earlier epoch)."""
+    if mode not in ("max", "min"):
+        raise ValueError(f"validation mode must be 'max' or 'min', got {mode!r}")
+    if best is None:
+        return True
+    return score > best if mode == "max" else score < best
+
+
 @dataclass
 class ValidationSet:
     """Held-out training interactions ranked against sampled negatives (He et al. protocol)."""
@@ -68,10 +90,17 @@ class ValidationSet:
     # model -> score_fn, for models that cannot be scored from id and item tables alone (end to end)
     score_fn_factory: Callable | None = None
 
+    mode = "max"
+
     @property
     def monitor(self) -> str:
         """The log key that model selection watches."""
         return f"val_hr@{self.k}"
+
+    def evaluate(self, model: keras.Model) -> dict:
+        """Validation HR@k and NDCG@k of ``model``."""
+        res = evaluate_sampled(self.score_fn(model), self.users, self.items, self.negatives, ks=(self.k,))
+        return {self.monitor: res[f"hr@{self.k}"], f"val_ndcg@{self.k}": res[f"ndcg@{self.k}"]}
 
     def score_fn(self, model: keras.Model):
         """How ``model`` scores (user, item) pairs during validation."""
@@ -106,13 +135,15 @@ class TrainResult:
     history: dict = field(default_factory=dict)
     epochs_run: int = 0
     best_epoch: int | None = None
-    train_seconds: float = 0.0
-    examples: int = 0
+    train_seconds: float = 0.0  # every epoch's training, those before a resume included
+    examples: int = 0  # examples trained in this process
+    session_seconds: float = 0.0  # training seconds in this process
+    resumed: bool = False
 
     @property
     def examples_per_second(self) -> float:
         """Training throughput over the epochs run in this process."""
-        return self.examples / self.train_seconds if self.train_seconds > 0 else float("nan")
+        return self.examples / self.session_seconds if self.session_seconds > 0 else float("nan")
 
 
 def compile_pointwise(model: keras.Model, config: TrainConfig) -> keras.Model:
@@ -176,7 +207,7 @@ class SelectionAndCheckpoint(keras.callbacks.Callback):
     best-epoch state that selection uses, which is what makes resuming exact.
     """
 
-    def __init__(self, validation: ValidationSet | None, patience: int | None, checkpoint_dir: Path | None,
+    def __init__(self, validation: Validation | None, patience: int | None, checkpoint_dir: Path | None,
                  state: dict):
         super().__init__()
         self.validation = validation
@@ -198,11 +229,11 @@ class SelectionAndCheckpoint(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         if self.validation is not None:
             v = self.validation
-            res = evaluate_sampled(v.score_fn(self.model), v.users, v.items, v.negatives, ks=(v.k,))
-            logs[v.monitor] = res[f"hr@{v.k}"]
-            logs[f"val_ndcg@{v.k}"] = res[f"ndcg@{v.k}"]
-            score = logs[v.monitor]
-            if self.state.get("best") is None or score > self.state["best"]:
+            logs.update(v.evaluate(self.model))
+            if v.monitor not in logs:
+                raise KeyError(f"validation returned {sorted(logs)} without its monitor {v.monitor!r}")
+            score = float(logs[v.monitor])
+            if better(score, self.state.get("best"), v.mode):
                 self.state["best"], self.state["best_epoch"] = float(score), epoch + 1
                 self._best_weights = self.model.get_weights()
                 if self.checkpoint_dir is not None:
@@ -224,60 +255,114 @@ class SelectionAndCheckpoint(keras.callbacks.Callback):
             self.model.set_weights(self._best_weights)
 
 
-def _load_checkpoint(checkpoint_dir: Path):
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed from: corrupt, or written by another run configuration."""
+
+
+def _load_checkpoint(checkpoint_dir: Path, run_config: dict | None):
     state_path = checkpoint_dir / "state.json"
     model_path = checkpoint_dir / "last.keras"
     if not (state_path.exists() and model_path.exists()):
         return None, None
-    state = json.loads(state_path.read_text())
-    model = keras.models.load_model(str(model_path), safe_mode=True)
+    fix = f"delete {checkpoint_dir} or run without --resume"
+    try:
+        state = json.loads(state_path.read_text())
+    except (ValueError, OSError) as e:
+        raise CheckpointError(f"{state_path} is corrupt ({e}): {fix}") from e
+    saved = state.get("run_config")
+    if run_config is not None and saved is not None and saved != run_config:
+        diff = sorted(k for k in set(saved) | set(run_config) if saved.get(k) != run_config.get(k))
+        raise CheckpointError(f"{state_path} was written by another run configuration (differs in "
+                              f"{', '.join(diff)}: {', '.join(f'{k}={saved.get(k)!r}' for k in diff)}): {fix}, "
+                              "or pass the same settings")
+    try:
+        model = keras.models.load_model(str(model_path), safe_mode=True)
+    except Exception as e:  # Keras raises many types for a truncated zip
+        raise CheckpointError(f"{model_path} cannot be loaded ({type(e).__name__}: {e}): {fix}") from e
     _restore_seed_states(model, state.get("seed_states"), state_path)
     return model, state
 
 
-def train_pointwise(model: keras.Model, sampler, config: TrainConfig, validation: ValidationSet | None = None,
-                    checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
-                    verbose: int | str = "auto", callbacks=()) -> tuple[keras.Model, TrainResult]:
-    """Train ``model`` on ``sampler`` and return the (best, if validated) model and its result.
+def train(model: keras.Model, data, config: TrainConfig, validation: Validation | None = None,
+          checkpoint_dir: str | os.PathLike | None = None, resume: bool = False, verbose: int | str = "auto",
+          callbacks=(), run_config: dict | None = None) -> tuple[keras.Model, TrainResult]:
+    """Train a compiled ``model`` on ``data`` (an ``EpochBatches``); return the selected model and its result.
 
-    With ``checkpoint_dir`` every epoch is saved; with ``resume=True`` and a
-    checkpoint present, training continues from it (the returned model is the
-    reloaded one). The model is left with the weights of the best validation
-    epoch when ``validation`` is given, else with those of the last epoch.
+    The model owns its loss (compile it first). With ``validation`` the best epoch by
+    ``validation.monitor`` in the direction ``validation.mode`` is kept and ``config.patience``
+    stops early; without it the last epoch is kept. With ``checkpoint_dir`` every epoch is saved
+    atomically; ``resume=True`` continues from the checkpoint there (the returned model is the
+    reloaded one) and refuses one written under another ``run_config`` (e.g. system, dataset, seed).
     """
+    if int(config.epochs) < 1:
+        raise ValueError(f"epochs must be >= 1, got {config.epochs}")
+    if not config.learning_rate > 0:
+        raise ValueError(f"learning rate must be > 0, got {config.learning_rate}")
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    state = {"history": {}, "best": None, "best_epoch": None, "epoch": 0, "config": asdict(config)}
+    state = {"history": {}, "best": None, "best_epoch": None, "epoch": 0, "config": asdict(config),
+             "run_config": run_config}
+    resumed = False
     if ckpt is not None:
         ckpt.mkdir(parents=True, exist_ok=True)
         if resume:
-            loaded, saved_state = _load_checkpoint(ckpt)
+            loaded, saved_state = _load_checkpoint(ckpt, run_config)
             if loaded is not None:
-                model, state = loaded, saved_state
+                model, state, resumed = loaded, saved_state, True
         else:
             for name in ("state.json", "last.keras", "best.weights.h5"):
                 (ckpt / name).unlink(missing_ok=True)
     if getattr(model, "optimizer", None) is None:
-        compile_pointwise(model, config)
+        raise ValueError("compile the model with its loss and optimizer before training")
     start_epoch = int(state["epoch"])
-    result = TrainResult(history=state["history"], epochs_run=start_epoch, best_epoch=state.get("best_epoch"))
+    result = TrainResult(history=state["history"], epochs_run=start_epoch, best_epoch=state.get("best_epoch"),
+                         train_seconds=float(state.get("train_seconds", 0.0)), resumed=resumed)
     if start_epoch >= config.epochs or state.get("stopped_early"):
         if ckpt is not None and state.get("best_epoch") is not None:
             model.load_weights(str(ckpt / "best.weights.h5"))
         return model, result
-    sampler.set_epoch(start_epoch)
-    spe = sampler.align_to(config.resolved_steps_per_execution())
+    data.set_epoch(start_epoch)
+    spe = data.align_to(config.resolved_steps_per_execution())
     if model.steps_per_execution != spe:
-        # A reloaded model does not carry it, and the sampler's alignment must match it exactly.
+        # A reloaded model does not carry it, and the generator's alignment must match it exactly.
         model.steps_per_execution = spe
         model.train_function = None  # rebuilt by fit with the new step count
+    timer = _EpochTimer(state)
     selector = SelectionAndCheckpoint(validation, config.patience, ckpt, state)
-    t0 = time.perf_counter()
-    model.fit(sampler, epochs=config.epochs, initial_epoch=start_epoch, steps_per_epoch=sampler.batches_per_epoch,
-              shuffle=False, verbose=verbose, callbacks=[selector, *callbacks])
-    result.train_seconds = time.perf_counter() - t0
+    model.fit(data, epochs=config.epochs, initial_epoch=start_epoch, steps_per_epoch=data.batches_per_epoch,
+              shuffle=False, verbose=verbose, callbacks=[timer, selector, *callbacks])
+    result.train_seconds = float(state.get("train_seconds", 0.0))
     result.epochs_run = int(state["epoch"])
-    result.examples = (result.epochs_run - start_epoch) * sampler.rows_per_epoch
+    result.examples = (result.epochs_run - start_epoch) * data.rows_per_epoch
+    result.session_seconds = timer.session_seconds
     result.best_epoch = state.get("best_epoch")
     result.history = state["history"]
     return model, result
 
+
+class _EpochTimer(keras.callbacks.Callback):
+    """Adds each epoch's training seconds to the state before it is checkpointed, so a resumed
+    run reports the seconds of the epochs trained before the interruption too."""
+
+    def __init__(self, state: dict):
+        super().__init__()
+        self.state = state
+        self.session_seconds = 0.0
+        self._t0 = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        dt = time.perf_counter() - self._t0
+        self.session_seconds += dt
+        self.state["train_seconds"] = float(self.state.get("train_seconds", 0.0)) + dt
+
+
+def train_pointwise(model: keras.Model, sampler, config: TrainConfig, validation: ValidationSet | None = None,
+                    checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
+                    verbose: int | str = "auto", callbacks=(), run_config: dict | None = None
+                    ) -> tuple[keras.Model, TrainResult]:
+    """:func:`train` for the pointwise recommenders: compiles BCE + Adam (He et al.) if not compiled yet."""
+    if getattr(model, "optimizer", None) is None:
+        compile_pointwise(model, config)
+    return train(model, sampler, config, validation, checkpoint_dir, resume, verbose, callbacks, run_config)

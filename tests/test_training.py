@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from data_generators.ncf import PointwiseNegativeSampler
+from hncf.generators.ncf import PointwiseNegativeSampler
 from hncf.data import sample_test_negatives, user_item_csr
 from hncf.evaluation import evaluate_sampled
 from hncf.models.ncf import build_neumf

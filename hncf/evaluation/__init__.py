@@ -20,11 +20,14 @@ from hncf.evaluation.metrics import (
 )
 from hncf.evaluation.protocols import (
     TopK,
+    as_row_lists,
     evaluate_classification,
     evaluate_full_ranking,
     evaluate_rating,
+    evaluate_rows,
     evaluate_sampled,
     top_k_items,
+    top_k_rows,
 )
 from hncf.evaluation.reports import (
     comparison_table,
@@ -55,6 +58,9 @@ __all__ = [
     "evaluate_rating",
     "evaluate_sampled",
     "top_k_items",
+    "top_k_rows",
+    "evaluate_rows",
+    "as_row_lists",
     "comparison_table",
     "format_value",
     "markdown_table",

@@ -41,6 +41,9 @@ __all__ = [
     "evaluate_classification",
     "evaluate_rating",
     "top_k_items",
+    "top_k_rows",
+    "evaluate_rows",
+    "as_row_lists",
 ]
 
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -234,6 +237,117 @@ def top_k_items(
         out_items[start : start + b, : items.shape[1]] = items
         out_scores[start : start + b, : top.shape[1]] = top
     return TopK(users=users, items=out_items, scores=out_scores)
+
+
+def as_row_lists(items, n_rows: int, name: str = "relevant") -> tuple[np.ndarray, np.ndarray]:
+    """``(indptr, indices)`` of per-row item lists given as a CSR matrix, ``(indptr, indices)`` or a
+    sequence of index arrays (one per row; duplicates within a row are dropped)."""
+    if items is None:
+        return np.zeros(n_rows + 1, np.int64), np.zeros(0, np.int64)
+    if hasattr(items, "indptr") or (isinstance(items, tuple) and len(items) == 2):
+        indptr, indices = _as_csr(items)
+    else:
+        lists = [np.unique(np.asarray(r, dtype=np.int64).reshape(-1)) for r in items]
+        indptr = np.zeros(len(lists) + 1, np.int64)
+        np.cumsum([len(r) for r in lists], out=indptr[1:])
+        indices = np.concatenate(lists) if lists else np.zeros(0, np.int64)
+    if indptr.shape[0] - 1 != n_rows:
+        raise ValueError(f"{name} has {indptr.shape[0] - 1} rows but there are {n_rows} score rows")
+    if indices.size and indices.min() < 0:
+        raise ValueError(f"{name} has a negative item index {int(indices.min())}")
+    return indptr, indices
+
+
+def top_k_rows(scores, k: int, exclude=None, n_rows: int | None = None, row_block: int | None = None) -> TopK:
+    """Top-k columns of each score row, with per-row ``exclude`` lists never ranked.
+
+    ``scores`` is a ``[n_rows, n_items]`` array, or ``score_rows(row_indices) -> [b, n_items]``
+    (then give ``n_rows``) so large catalogues are scored block by block. A row is a user, a
+    request, or anything else that ranks the whole catalogue. Ties: lower item index first.
+    Rows with fewer than k candidates are padded with item -1 / score -inf.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1; got {k}")
+    if callable(scores):
+        if n_rows is None:
+            raise ValueError("give n_rows when scores is a function of row indices")
+        score_rows = scores
+    else:
+        arr = np.asarray(scores)
+        if arr.ndim != 2:
+            raise ValueError(f"scores must be 2-D (n_rows, n_items); got shape {arr.shape}")
+        n_rows = arr.shape[0]
+        score_rows = arr.__getitem__
+    ex = as_row_lists(exclude, n_rows, "exclude") if exclude is not None else None
+    out_items = np.full((n_rows, k), -1, dtype=np.int64)
+    out_scores = np.full((n_rows, k), -np.inf, dtype=np.float64)
+    start, block = 0, row_block
+    while start < n_rows:
+        rows = np.arange(start, min(n_rows, start + (block or n_rows)), dtype=np.int64)
+        s = np.asarray(score_rows(rows), dtype=np.float64)
+        if s.ndim != 2 or s.shape[0] != rows.size:
+            raise ValueError(f"score rows for {rows.size} rows have shape {s.shape}")
+        if block is None:  # about 2M cells per block
+            block = max(1, _FULL_RANKING_PAIRS // max(1, s.shape[1]))
+            rows, s = rows[:block], s[:block]
+        s = np.maximum(s, _LOWEST)  # a new array: never write into the caller's scores
+        if ex is not None:
+            r, cols = _excluded_cells(ex[0], ex[1], rows)
+            keep = cols < s.shape[1]
+            s[r[keep], cols[keep]] = -np.inf
+        items, top = _select_top_k(s, k)
+        items = np.where(np.isneginf(top), -1, items)
+        out_items[rows, : items.shape[1]] = items
+        out_scores[rows, : top.shape[1]] = top
+        start = int(rows[-1]) + 1
+    return TopK(users=np.arange(n_rows, dtype=np.int64), items=out_items, scores=out_scores)
+
+
+def _hits(top_items: np.ndarray, rows: np.ndarray, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """hits[j, r]: whether the item at rank r + 1 of row ``rows[j]`` is one of its relevant items."""
+    width = np.int64(max(int(indices.max()) if indices.size else 0, int(top_items.max(initial=0))) + 1)
+    lengths = np.diff(indptr)
+    keys = np.unique(np.repeat(np.arange(lengths.size, dtype=np.int64), lengths) * width + indices)
+    top_keys = rows[:, None] * width + top_items
+    pos = np.minimum(np.searchsorted(keys, top_keys), max(keys.size - 1, 0))
+    return (top_items >= 0) & (keys[pos] == top_keys) if keys.size else np.zeros(top_items.shape, bool)
+
+
+def evaluate_rows(scores, relevant, exclude=None, ks=(10,), n_rows: int | None = None,
+                  row_block: int | None = None, per_row: bool = False) -> dict:
+    """Full-catalogue ranking protocol for rows of scores with their relevant items.
+
+    ``relevant`` and ``exclude`` give per-row item indices (a CSR, ``(indptr, indices)`` or a list
+    of arrays). Excluded items are never ranked; a relevant item that is also excluded counts in
+    the denominators but can never be hit (as in Recommenders). Rows with no relevant item are
+    left out and not counted. Returns ``hr@k``, ``recall@k``, ``precision@k``, ``ndcg@k``,
+    ``map@k`` for every k in ``ks``, ``mrr`` (MRR@max k) and ``n_rows``; with ``per_row`` also the
+    kept rows' indices and their per-row values under ``"per_row"``.
+    """
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1:
+        raise ValueError(f"ks must be positive; got {ks}")
+    top = top_k_rows(scores, ks[-1], exclude, n_rows, row_block)
+    n = top.items.shape[0]
+    indptr, indices = as_row_lists(relevant, n)
+    n_relevant = np.diff(indptr)
+    hits = _hits(top.items, np.arange(n, dtype=np.int64), indptr, indices)
+    kept = np.flatnonzero(n_relevant > 0)
+    hits, n_rel = hits[kept], n_relevant[kept]
+    out, rows = {}, {}
+    for k in ks:
+        h = hits[:, :k]
+        for name, fn in (("hr", M.hit_ratio_at_k), ("recall", M.recall_at_k), ("precision", M.precision_at_k),
+                         ("ndcg", M.ndcg_at_k), ("map", M.map_at_k)):
+            if per_row:
+                rows[f"{name}@{k}"] = fn(h, n_rel, per_user=True)
+            out[f"{name}@{k}"] = fn(h, n_rel) if kept.size else float("nan")
+    out["mrr"] = M.mrr(hits, n_rel) if kept.size else float("nan")
+    out["n_rows"] = int(kept.size)
+    if per_row:
+        rows["mrr"] = M.mrr(hits, n_rel, per_user=True)
+        out["per_row"] = {"rows": kept, **rows}
+    return out
 
 
 # ---------------------------------------------------------------------------

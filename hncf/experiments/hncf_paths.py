@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data_generators.hncf import CachedFeatureSampler, EndToEndSampler
+from hncf.generators.hncf import CachedFeatureSampler, EndToEndSampler
 from hncf.encoders.text import encode_in_batches
 from hncf.models.hncf import HNCFConfig, build_hncf, build_hncf_end_to_end, cached_twin, text_encoder_of
 from hncf.training import make_score_fn

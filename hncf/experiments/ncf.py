@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from data_generators.ncf import PointwiseNegativeSampler
+from hncf.generators.ncf import PointwiseNegativeSampler
 from hncf.data import (
     IdMap,
     encode_interactions,

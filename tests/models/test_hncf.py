@@ -3,6 +3,8 @@
 import keras
 import numpy as np
 import pytest
+
+from hncf.testing import assert_batch_permutation_equivariant, assert_model_round_trip
 import tensorflow as tf
 
 from hncf.models.hncf import HNCFConfig, build_hncf, build_hncf_end_to_end, copy_head_weights
@@ -79,20 +81,13 @@ def test_save_and_reload_with_safe_mode(tmp_path):
     x = _cached_inputs(_batch(), rng.normal(size=(N_ITEMS, TEXT_DIM)).astype("float32"),
                        rng.normal(size=(N_ITEMS, POSTER_DIM)).astype("float32"),
                        (rng.random(N_ITEMS) > 0.5).astype("float32"), "hncf")
-    m.save(tmp_path / "hncf.keras")
-    loaded = keras.models.load_model(tmp_path / "hncf.keras", safe_mode=True)
-    np.testing.assert_array_equal(np.asarray(loaded.predict_on_batch(x)), np.asarray(m.predict_on_batch(x)))
-    assert not any(type(layer).__name__ == "Lambda" for layer in loaded.layers)
+    assert_model_round_trip(m, x, tmp_path)
 
 
 def test_permuting_the_batch_permutes_the_scores():
     m = build_hncf(N_USERS, N_ITEMS, TEXT_DIM, POSTER_DIM, CFG, variant="bert_ncf", seed=3)
     table = np.random.default_rng(3).normal(size=(N_ITEMS, TEXT_DIM)).astype("float32")
-    x = _cached_inputs(_batch(n=20), table, None, None, "bert_ncf")
-    perm = np.random.default_rng(4).permutation(20)
-    a = np.asarray(m.predict_on_batch(x))
-    b = np.asarray(m.predict_on_batch({k: v[perm] for k, v in x.items()}))
-    np.testing.assert_allclose(b, a[perm], rtol=1e-6)
+    assert_batch_permutation_equivariant(m, _cached_inputs(_batch(n=20), table, None, None, "bert_ncf"), seed=4)
 
 
 @pytest.mark.parametrize("variant", ["bert_ncf", "hncf"])

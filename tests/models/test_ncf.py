@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+from hncf.testing import assert_batch_permutation_equivariant, assert_model_round_trip
+
 from hncf.models.ncf import (
     BUILDERS,
     DotWithBias,
@@ -53,29 +55,13 @@ def test_fit_step_lowers_loss(model):
     assert np.isfinite(first) and last < first
 
 
+def test_save_reload_and_config_round_trip(model, tmp_path):
+    assert_model_round_trip(model, _inputs(), tmp_path)
+
+
 def test_permuting_the_batch_permutes_the_scores(model):
     # Guards against a score that reduces over the batch.
-    x = _inputs(30, seed=1)
-    perm = np.random.default_rng(2).permutation(30)
-    a = np.asarray(model.predict_on_batch(x))
-    b = np.asarray(model.predict_on_batch({k: v[perm] for k, v in x.items()}))
-    np.testing.assert_allclose(b, a[perm], rtol=1e-6)
-
-
-def test_get_config_round_trip(model):
-    clone = keras.Model.from_config(model.get_config())
-    clone.set_weights(model.get_weights())
-    x = _inputs()
-    np.testing.assert_array_equal(np.asarray(clone.predict_on_batch(x)), np.asarray(model.predict_on_batch(x)))
-
-
-def test_save_and_reload_with_safe_mode_gives_identical_predictions(model, tmp_path):
-    path = tmp_path / f"{model.name}.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path, safe_mode=True)
-    x = _inputs()
-    np.testing.assert_array_equal(np.asarray(loaded.predict_on_batch(x)), np.asarray(model.predict_on_batch(x)))
-    assert not any(type(layer).__name__ == "Lambda" for layer in loaded.layers)
+    assert_batch_permutation_equivariant(model, _inputs(30, seed=1), seed=2)
 
 
 def test_mf_is_the_biased_dot_product():

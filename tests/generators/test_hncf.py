@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data_generators.hncf import CachedFeatureSampler, EndToEndSampler
+from hncf.generators.hncf import CachedFeatureSampler, EndToEndSampler
 
 USERS = np.repeat(np.arange(4), 3)
 ITEMS = np.array([0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 8, 9])

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from data_generators.ncf import PointwiseNegativeSampler
+from hncf.generators.ncf import PointwiseNegativeSampler
 from hncf.data import user_item_csr
 from hncf.models.ncf import build_gmf
 
