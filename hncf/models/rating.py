@@ -9,7 +9,8 @@
   :func:`fold_in_mf` solves the biased-MF user vector in closed form (ridge least squares, exact and
   about a microsecond for a 32-d factor); :class:`NCFFoldIn` runs a few gradient steps on fresh GMF and
   MLP user vectors with every item weight frozen (the NCF score is not linear in the user vector, so
-  there is no closed form). Both start from, and are pulled towards, the average training user.
+  there is no closed form). Both start from the average training user; MF is pulled towards it by a
+  ridge term, NCF stops after a fixed number of steps (a pull there hurt on validation users).
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ class NCFFoldIn:
     then scores the whole catalogue in one batched pass.
     """
 
-    def __init__(self, model: keras.Model, steps: int = 30, learning_rate: float = 0.05, reg: float = 0.1,
+    def __init__(self, model: keras.Model, steps: int = 50, learning_rate: float = 0.1, reg: float = 0.0,
                  target: float = 1.0):
         self.model = model
         self.steps, self.learning_rate, self.reg, self.target = int(steps), float(learning_rate), float(reg), \
