@@ -79,9 +79,7 @@ def test_cli_runs_on_a_dataset_folder_in_the_real_format(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--dataset", "ml-5m"], "ml-5m"),
     (["--dataset", "ml-100k", "--data-dir", "/nonexistent/ml-100k"], "/nonexistent/ml-100k"),
-    (["--preset", "huge"], "huge"),
 ])
 def test_cli_errors_are_one_clear_line(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("HNCF_CACHE_DIR", str(tmp_path / "cache"))
