@@ -22,10 +22,12 @@ from pathlib import Path
 REPRODUCE = {
     "ncf": "hncf.commands.ncf",
     "hncf": "hncf.commands.hncf",
+    "content": "hncf.experiments.content",
 }
 # Other top-level commands, same module contract.
 COMMANDS = {
     "datasets": "hncf.commands.datasets",
+    "serve": "hncf.serving.cli_serve",
 }
 
 EXAMPLES = """examples:

@@ -210,7 +210,7 @@ def load_prize_ratings(paths, max_rows: int | None = None) -> tuple[pd.DataFrame
             USER: user[ok].to_numpy(dtype=np.int64),
             ITEM: movie[body][ok].astype(np.int64).to_numpy(),
             RATING: rating[ok].to_numpy(dtype=np.float32),
-            TIMESTAMP: (date[ok].astype("int64") // 10**9).to_numpy(dtype=np.int64),
+            TIMESTAMP: ((date[ok] - pd.Timestamp(0)) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64),
         }))
         if max_rows is not None and sum(len(f) for f in frames) >= max_rows:
             break
@@ -314,5 +314,53 @@ def link_to_movielens(catalog_items: pd.DataFrame, ml_items: pd.DataFrame,
     return links[[ITEM, "ml_item", "n_ratings"]], report
 
 
-__all__ = ["NetflixCatalog", "TITLES_COLUMNS", "catalog_texts", "genre_lists", "link_to_movielens",
+# ---------------------------------------------------------------------------
+# Synthetic files in the real formats (tests, notebook quick mode)
+# ---------------------------------------------------------------------------
+
+_SYNTH_GENRES = {
+    "Horror Movies": ("haunted house", "demon", "terrifying ghost", "a killer stalks", "blood-soaked curse"),
+    "Comedies": ("hilarious mishaps", "a clumsy best friend", "a wacky road trip", "laugh-out-loud pranks",
+                 "an awkward wedding"),
+    "Documentaries": ("this documentary examines", "archival footage", "experts explain", "true story of",
+                      "investigative filmmakers"),
+    "Romantic Movies": ("falls in love", "a summer romance", "star-crossed lovers", "a second chance at love",
+                        "heartfelt longing"),
+    "Kids' TV": ("a friendly dragon", "preschool friends learn", "colorful puppets sing", "a playful puppy",
+                 "magical school adventures"),
+    "Sports Movies": ("the championship game", "an underdog team", "a boxing coach", "Olympic dreams",
+                      "the final match"),
+}
+
+
+def write_synthetic_netflix_titles(path, n: int = 60, seed: int = 0) -> Path:
+    """Write a small ``netflix_titles.csv`` in the real format, genre-coherent descriptions included.
+
+    It carries the real file's quirks: a duration in the ``rating`` column (with ``duration`` empty),
+    missing directors and countries, numeric titles, quoted fields holding commas. Ids are ``s1..sN``.
+    """
+    rng = np.random.default_rng(seed)
+    genres = list(_SYNTH_GENRES)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for k in range(1, n + 1):
+        g = genres[(k - 1) % len(genres)]
+        words = rng.choice(_SYNTH_GENRES[g], size=3, replace=False)
+        kind = "TV Show" if g == "Kids' TV" else "Movie"
+        title = str(1900 + k) if k % 17 == 0 else f"{g.split()[0]} Story {k}"
+        desc = f"In this tale, {words[0]}, {words[1]} and {words[2]} come together."
+        rating, duration = ("74 min", "") if k == 5 else (("TV-Y" if kind == "TV Show" else "R"),
+                                                         "1 Season" if kind == "TV Show" else f"{80 + k} min")
+        rows.append([f"s{k}", kind, title, "" if k % 3 == 0 else f"Director {k}", f"Actor {k}, Actor {k + 1}",
+                     "" if k % 4 == 0 else "United States", "September 24, 2021", str(1990 + k % 30), rating,
+                     duration, g + (", International Movies" if k % 5 == 0 and kind == "Movie" else ""), desc])
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(TITLES_COLUMNS)
+        w.writerows(rows)
+    return path
+
+
+__all__ = ["NetflixCatalog", "write_synthetic_netflix_titles", "TITLES_COLUMNS", "catalog_texts", "genre_lists", "link_to_movielens",
            "load_netflix_titles", "load_prize_ratings", "load_prize_titles", "normalise_title"]

@@ -28,17 +28,15 @@ import pandas as pd
 from hncf.data.movie_text import build_movie_texts, load_tags
 from hncf.data.movielens import load_movielens
 from hncf.data.schema import ITEM, RATING, USER
-from hncf.encoders.cache import FeatureCache
 from hncf.evaluation import markdown_table, write_json
 from hncf.evaluation.metrics import auc, mae, rmse
 from hncf.evaluation.protocols import evaluate_rows
 from hncf.experiments.outputs import log
 from hncf.models.content import embed_items, user_vectors
-from hncf.models.rating import (NCFFoldIn, blend_scores, build_biased_mf, build_ncf_rating, compile_rating,
-                                fit_rating, fold_in_mf, mf_factors, predict_scores, scale_ratings,
-                                unscale_ratings, zscore)
 
 HELP = "NCF + Sentence-BERT content hybrid (paper 5): rating models, new-user fold-in and the blend on MovieLens"
+DATASETS = ("ml-latest-small", "ml-20m", "ml-25m")
+DEFAULT_DATASET = "ml-latest-small"
 LIKE_THRESHOLD = 4.0
 # LightFM's documented new-item AUC (hybrid 0.703, pure collaborative 0.347): the bar of the issue.
 LIGHTFM_COLD_AUC = {"hybrid": 0.703, "collaborative": 0.347}
@@ -116,6 +114,8 @@ def cold_item_auc(scores: np.ndarray, held: list, ticks: list, cold: np.ndarray)
 
 
 def _rating_metrics(model, users, items, ratings, lo, hi) -> dict:
+    from hncf.models.rating import predict_scores, unscale_ratings
+
     pred = unscale_ratings(predict_scores(model, users, items), lo, hi)
     return {"rmse": rmse(ratings, pred), "mae": mae(ratings, pred)}
 
@@ -130,7 +130,10 @@ def run_content(dataset: str = "ml-latest-small", data_dir=None, text_encoder=No
     """
     import keras
 
+    from hncf.encoders.cache import FeatureCache
     from hncf.encoders.text import load_text_encoder
+    from hncf.models.rating import (NCFFoldIn, blend_scores, build_biased_mf, build_ncf_rating, compile_rating,
+                                    fit_rating, fold_in_mf, mf_factors, scale_ratings)
     from hncf.experiments.quick import minilm_path
 
     t0 = time.perf_counter()

@@ -15,8 +15,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hncf.encoders.cache import FeatureCache, content_hashes
-
 
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero)."""
@@ -24,13 +22,15 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def embed_items(encoder, ids, texts, cache: FeatureCache | None = None, batch_size: int = 64,
+def embed_items(encoder, ids, texts, cache=None, batch_size: int = 64,
                 progress: bool = True) -> np.ndarray:
     """L2-normalised sentence embeddings ``[n, dim]`` of ``texts`` (one per id), through ``cache`` if given.
 
     ``encoder`` is a :class:`hncf.encoders.TextEncoder` (load it with ``pooling="mean"`` for SBERT
     models). Only titles missing from the cache, or whose text changed, are encoded (with a progress bar).
     """
+    from hncf.encoders.cache import content_hashes
+
     texts = np.asarray(pd.Series(list(texts), dtype=object).to_numpy(), dtype=object)
     ids = np.asarray(ids).astype(str)
     if len(ids) != len(texts):
