@@ -59,6 +59,7 @@ button { font-size: 1em; padding: .3em 1em; margin-top: .6em; }
 <h2>Titles matching &ldquo;{{ query }}&rdquo;</h2>
 {% if results %}
 <form method="post" action="/">
+<input type="hidden" name="from" value="search">
 {% for s in results %}
 <div class="item" data-item-id="{{ s.id }}">
   <label><input type="checkbox" name="liked" value="{{ s.id }}"> {{ s.title }}</label>
@@ -116,7 +117,7 @@ def _dedupe(ids: list[str], limit: int) -> list[str]:
 
 def create_app(recommender: Recommender, secret_key: str | None = None) -> Flask:
     """The Flask app serving the page and API for ``recommender``."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no route maps a request to a file
     app.config.update(
         SECRET_KEY=secret_key or os.environ.get(SECRET_ENV) or secrets.token_hex(32),
         SESSION_COOKIE_HTTPONLY=True,
@@ -151,8 +152,10 @@ def create_app(recommender: Recommender, secret_key: str | None = None) -> Flask
         except UnknownItemError as e:
             return page(400, str(e))
         session["liked"] = _dedupe(session.get("liked", []) + ticked, MAX_LIKED)
-        # What was on the page has been seen: the next page shows 5 new titles.
-        session["shown"] = _dedupe(session.get("shown", []) + session.get("current", []), MAX_SHOWN)
+        if request.form.get("from") != "search":
+            # The suggestions on the page have been seen: the next page shows 5 new titles. Ticks sent from
+            # search results leave them unseen (the person was looking at the results).
+            session["shown"] = _dedupe(session.get("shown", []) + session.get("current", []), MAX_SHOWN)
         return redirect("/", code=303)
 
     @app.get("/reset")
