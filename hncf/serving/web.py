@@ -86,7 +86,7 @@ button { font-size: 1em; padding: .3em 1em; margin-top: .6em; }
 </form>
 </section>
 <section id="genres">
-<h2>Your top {{ genres|length if genres else 5 }} genres</h2>
+<h2>Your top genres</h2>
 <table id="top-genres">
 <tr><th>Genre</th><th>Count</th></tr>
 {% for g in genres %}<tr><td>{{ g.genre }}</td><td>{{ g.count }}</td></tr>
