@@ -287,5 +287,40 @@ def build_recommender(catalog, ratings_dir=None, text_encoder=None, cache_dir=No
     return Recommender(items, vectors, collaborative, blend_weight=blend_weight, index=ann, info=info)
 
 
-__all__ = ["CollaborativePart", "Recommender", "UnknownItemError", "build_recommender", "load_catalog",
+def picker_widget(recommender: Recommender, k: int = 5):
+    """The page's loop as an ipywidgets picker for notebooks: tick titles, press the button, see the next ``k``.
+
+    Same logic as the web page: ticks accumulate, titles already shown are not shown again, and the
+    top-5 genre table follows the ticks. Returns the widget (display it).
+    """
+    from html import escape
+
+    import ipywidgets as w
+
+    state = {"liked": [], "shown": []}
+    boxes = w.VBox()
+    table = w.HTML()
+    button = w.Button(description="Submit", button_style="primary")
+
+    def show():
+        page = recommender.recommend_from_liked(state["liked"], k, exclude=state["shown"]) or \
+            recommender.recommend_from_liked(state["liked"], k)
+        boxes.children = [w.Checkbox(value=False, description=f"{s['title']} ({', '.join(s['genres'])})",
+                                     layout=w.Layout(width="95%"), indent=False) for s in page]
+        boxes.ids = [s["id"] for s in page]
+        rows = "".join(f"<tr><td>{escape(g['genre'])}</td><td>{g['count']}</td></tr>"
+                       for g in recommender.top_genres(state["liked"], 5))
+        table.value = f"<table id='top-genres'><tr><th>Genre</th><th>Count</th></tr>{rows}</table>"
+
+    def submit(_):
+        state["liked"] += [i for i, b in zip(boxes.ids, boxes.children) if b.value]
+        state["shown"] += boxes.ids
+        show()
+
+    button.on_click(submit)
+    show()
+    return w.VBox([w.HTML("<b>Select the titles you like and submit</b>"), boxes, button, table])
+
+
+__all__ = ["CollaborativePart", "Recommender", "picker_widget", "UnknownItemError", "build_recommender", "load_catalog",
            "train_collaborative"]

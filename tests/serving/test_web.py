@@ -212,3 +212,17 @@ def test_recommender_errors_and_genres(rec):
     assert [s["id"] for s in rec.search("Horror title 1")] == ["s2"]
     starter = rec.recommend_from_liked([], k=4)
     assert len({s["genres"][0] for s in starter}) == 4  # the first page spans the genres
+
+
+def test_notebook_picker_follows_the_page_logic(rec):
+    pytest.importorskip("ipywidgets", reason="ipywidgets is not installed")
+    from hncf.serving.recommender import picker_widget
+
+    _, boxes, button, table = picker_widget(rec, k=5).children
+    first = list(boxes.ids)
+    assert first == [s["id"] for s in rec.recommend_from_liked([], 5)] and table.value.count("<tr>") == 1
+    boxes.children[0].value = boxes.children[2].value = True
+    button.click()
+    liked = [first[0], first[2]]
+    assert list(boxes.ids) == [s["id"] for s in rec.recommend_from_liked(liked, 5, exclude=first)]
+    assert table.value.count("<tr>") == 1 + len(rec.top_genres(liked))
