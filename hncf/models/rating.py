@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers as L
 
 from hncf.models.ncf import _embedding, _gmf_vector, _id_inputs, _mlp_vector
@@ -143,6 +142,10 @@ class NCFFoldIn:
     steps on ``mean_i (score(u, i) - target)^2 + reg * |u - u0|^2`` over the liked items; no item weight
     or layer changes, so one trained model serves every visitor without retraining. ``scores(liked)``
     then scores the whole catalogue in one batched pass.
+
+    The forward and backward passes are written out in NumPy (float64) over the model's weights: a
+    request folds in from 3-10 ticks, where TensorFlow's per-op dispatch (about 1 ms per Adam step) would
+    dominate; the gradient is checked against TensorFlow's autodiff in the tests.
     """
 
     def __init__(self, model: keras.Model, steps: int = 50, learning_rate: float = 0.1, reg: float = 0.0,
@@ -150,70 +153,76 @@ class NCFFoldIn:
         self.model = model
         self.steps, self.learning_rate, self.reg, self.target = int(steps), float(learning_rate), float(reg), \
             float(target)
-        self.item_gmf = tf.constant(model.get_layer("gmf_item_embedding").get_weights()[0])
-        self.item_mlp = tf.constant(model.get_layer("mlp_item_embedding").get_weights()[0])
-        self.u0_gmf = tf.constant(model.get_layer("gmf_user_embedding").get_weights()[0].mean(axis=0))
-        self.u0_mlp = tf.constant(model.get_layer("mlp_user_embedding").get_weights()[0].mean(axis=0))
-        self.dense = [(tf.constant(k), tf.constant(b)) for k, b in
-                      (model.get_layer(layer.name).get_weights() for layer in model.layers
-                       if layer.name.startswith("mlp_layer_"))]
-        self.out_kernel, self.out_bias = (tf.constant(w) for w in model.get_layer("rating").get_weights())
+        w = lambda name: model.get_layer(name).get_weights()  # noqa: E731
+        self.item_gmf = w("gmf_item_embedding")[0].astype(np.float64)
+        self.item_mlp = w("mlp_item_embedding")[0].astype(np.float64)
+        self.u0_gmf = w("gmf_user_embedding")[0].mean(axis=0).astype(np.float64)
+        self.u0_mlp = w("mlp_user_embedding")[0].mean(axis=0).astype(np.float64)
+        self.dense = [tuple(a.astype(np.float64) for a in w(layer.name)) for layer in model.layers
+                      if layer.name.startswith("mlp_layer_")]
+        self.out_kernel, self.out_bias = (a.astype(np.float64) for a in w("rating"))
         self.n_items = int(self.item_gmf.shape[0])
-        self._fold = tf.function(self._fold_impl, input_signature=[tf.TensorSpec([None], tf.int32)],
-                                 reduce_retracing=True)
 
-    def _forward(self, u_gmf, u_mlp, items=None):
-        eg = self.item_gmf if items is None else tf.gather(self.item_gmf, items)
-        em = self.item_mlp if items is None else tf.gather(self.item_mlp, items)
-        n = tf.shape(eg)[0]
-        g = eg * u_gmf[None, :]
-        x = tf.concat([tf.tile(u_mlp[None, :], [n, 1]), em], axis=1)
+    def forward(self, u_gmf, u_mlp, items=None, keep: bool = False):
+        """Scores in [-1, 1] of ``items`` (all when None) for user vectors; with ``keep`` also the activations."""
+        eg = self.item_gmf if items is None else self.item_gmf[items]
+        em = self.item_mlp if items is None else self.item_mlp[items]
+        x = np.concatenate([np.broadcast_to(u_mlp, (len(em), len(u_mlp))), em], axis=1)
+        acts = [x]
         for kernel, bias in self.dense:
-            x = tf.nn.relu(x @ kernel + bias)
-        return tf.tanh(tf.concat([g, x], axis=1) @ self.out_kernel + self.out_bias)[:, 0]
+            x = np.maximum(x @ kernel + bias, 0.0)
+            acts.append(x)
+        c = np.concatenate([eg * u_gmf, x], axis=1)
+        p = np.tanh(c @ self.out_kernel + self.out_bias)[:, 0]
+        return (p, eg, acts) if keep else p
 
-    def _fold_impl(self, liked):
-        u_g = tf.identity(self.u0_gmf)
-        u_m = tf.identity(self.u0_mlp)
-        # Adam by hand: a tf.function cannot create optimizer variables per call.
-        state = [tf.zeros_like(u_g), tf.zeros_like(u_g), tf.zeros_like(u_m), tf.zeros_like(u_m)]
-        b1, b2, eps, lr = 0.9, 0.999, 1e-8, self.learning_rate
-        for t in range(1, self.steps + 1):
-            with tf.GradientTape() as tape:
-                tape.watch([u_g, u_m])
-                pred = self._forward(u_g, u_m, liked)
-                loss = tf.reduce_mean(tf.square(pred - self.target)) + self.reg * (
-                    tf.reduce_sum(tf.square(u_g - self.u0_gmf)) + tf.reduce_sum(tf.square(u_m - self.u0_mlp)))
-            gg, gm = tape.gradient(loss, [u_g, u_m])
-            new = []
-            for (m, v), g, u in (((state[0], state[1]), gg, u_g), ((state[2], state[3]), gm, u_m)):
-                m = b1 * m + (1 - b1) * g
-                v = b2 * v + (1 - b2) * g * g
-                step = lr * (m / (1 - b1 ** t)) / (tf.sqrt(v / (1 - b2 ** t)) + eps)
-                new.append((m, v, u - step))
-            (state[0], state[1], u_g), (state[2], state[3], u_m) = new
-        return self._forward(u_g, u_m), u_g, u_m
+    def loss_and_grads(self, u_gmf, u_mlp, liked):
+        """The fold-in loss and its gradients with respect to the two user vectors."""
+        p, eg, acts = self.forward(u_gmf, u_mlp, liked, keep=True)
+        n, d = len(p), len(u_gmf)
+        loss = np.mean((p - self.target) ** 2) + self.reg * (np.sum((u_gmf - self.u0_gmf) ** 2)
+                                                             + np.sum((u_mlp - self.u0_mlp) ** 2))
+        ds = (2.0 / n) * (p - self.target) * (1.0 - p * p)
+        dc = ds[:, None] * self.out_kernel[:, 0][None, :]
+        g_gmf = (dc[:, :d] * eg).sum(axis=0) + 2 * self.reg * (u_gmf - self.u0_gmf)
+        dx = dc[:, d:]
+        for (kernel, _), out in zip(self.dense[::-1], acts[:0:-1]):
+            dx = (dx * (out > 0)) @ kernel.T
+        g_mlp = dx[:, :len(u_mlp)].sum(axis=0) + 2 * self.reg * (u_mlp - self.u0_mlp)
+        return loss, g_gmf, g_mlp
 
-    def scores(self, liked) -> np.ndarray:
-        """Scores in [-1, 1] of every item for a new user who liked the item indices ``liked``."""
-        liked = np.asarray(liked, dtype=np.int32).reshape(-1)
+    def fold(self, liked) -> tuple[np.ndarray, np.ndarray]:
+        """The folded-in ``(gmf, mlp)`` user vectors for the liked item indices (Adam, fixed step count)."""
+        liked = np.asarray(liked, dtype=np.int64).reshape(-1)
         if len(liked) == 0:
             raise ValueError("fold-in needs at least one liked item")
         if liked.min() < 0 or liked.max() >= self.n_items:
             raise ValueError(f"liked item index out of range [0, {self.n_items})")
-        scores, _, _ = self._fold(tf.constant(liked))
-        return scores.numpy()
+        u = [self.u0_gmf.copy(), self.u0_mlp.copy()]
+        m = [np.zeros_like(v) for v in u]
+        v2 = [np.zeros_like(v) for v in u]
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        for t in range(1, self.steps + 1):
+            _, *grads = self.loss_and_grads(u[0], u[1], liked)
+            for k, g in enumerate(grads):
+                m[k] = b1 * m[k] + (1 - b1) * g
+                v2[k] = b2 * v2[k] + (1 - b2) * g * g
+                u[k] = u[k] - self.learning_rate * (m[k] / (1 - b1 ** t)) / (np.sqrt(v2[k] / (1 - b2 ** t)) + eps)
+        return u[0], u[1]
+
+    def scores(self, liked, items=None) -> np.ndarray:
+        """Scores in [-1, 1] of ``items`` (default: every item) for a new user who liked the indices ``liked``."""
+        return self.forward(*self.fold(liked), items=items).astype(np.float32)
 
     def user_vectors(self, liked) -> tuple[np.ndarray, np.ndarray]:
         """The folded-in ``(gmf, mlp)`` user vectors (for tests and inspection)."""
-        _, u_g, u_m = self._fold(tf.constant(np.asarray(liked, dtype=np.int32).reshape(-1)))
-        return u_g.numpy(), u_m.numpy()
+        return self.fold(liked)
 
     def scores_for_known_user(self, user: int) -> np.ndarray:
         """Scores of every item for a training user, through the same forward pass (parity check)."""
-        u_g = self.model.get_layer("gmf_user_embedding").get_weights()[0][user]
-        u_m = self.model.get_layer("mlp_user_embedding").get_weights()[0][user]
-        return self._forward(tf.constant(u_g), tf.constant(u_m)).numpy()
+        u_g = self.model.get_layer("gmf_user_embedding").get_weights()[0][user].astype(np.float64)
+        u_m = self.model.get_layer("mlp_user_embedding").get_weights()[0][user].astype(np.float64)
+        return self.forward(u_g, u_m)
 
 
 def zscore(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

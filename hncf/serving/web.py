@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import secrets
 
-from flask import Flask, jsonify, redirect, render_template_string, request, session
+from flask import Flask, jsonify, redirect, request, session
 
 from hncf.serving.recommender import Recommender, UnknownItemError
 
@@ -126,6 +126,8 @@ def create_app(recommender: Recommender, secret_key: str | None = None) -> Flask
         JSON_SORT_KEYS=False,
     )
     rec = recommender
+    # Compiled once (render_template_string would compile on every request); Flask autoescapes it.
+    template = app.jinja_env.from_string(PAGE)
 
     def page(status=200, error=None):
         liked = [i for i in session.get("liked", []) if rec.has(i)]
@@ -135,7 +137,7 @@ def create_app(recommender: Recommender, secret_key: str | None = None) -> Flask
         if len(suggestions) < PAGE_SIZE:  # everything was shown once: start showing titles again
             suggestions = rec.recommend_from_liked(liked, PAGE_SIZE)
         session["current"] = [s["id"] for s in suggestions]
-        html = render_template_string(PAGE, suggestions=suggestions, genres=rec.top_genres(liked, 5), liked=liked,
+        html = template.render(suggestions=suggestions, genres=rec.top_genres(liked, 5), liked=liked,
                                       query=query, results=rec.search(query) if query else [], error=error,
                                       collaborative=rec.collaborative is not None)
         return html, status

@@ -156,6 +156,30 @@ def test_ncf_fold_in_moves_towards_the_likes_and_freezes_items():
         fold.scores([30])
 
 
+def test_ncf_fold_in_gradient_matches_tensorflow_autodiff():
+    import tensorflow as tf
+
+    model = build_ncf_rating(20, 15, n_factors=4, layers=(8, 6, 4), seed=3)
+    fold = NCFFoldIn(model, reg=0.3, target=0.8)
+    rng = np.random.default_rng(0)
+    u_g, u_m = rng.normal(size=4), rng.normal(size=4)
+    liked = np.array([1, 4, 4, 9])
+    loss, g_g, g_m = fold.loss_and_grads(u_g, u_m, liked)
+    tg, tm = tf.Variable(u_g), tf.Variable(u_m)
+    with tf.GradientTape() as tape:
+        x = tf.concat([tf.tile(tm[None], [4, 1]), tf.constant(fold.item_mlp[liked])], axis=1)
+        for kernel, bias in fold.dense:
+            x = tf.nn.relu(x @ kernel + bias)
+        c = tf.concat([tf.constant(fold.item_gmf[liked]) * tg, x], axis=1)
+        p = tf.tanh(c @ fold.out_kernel + fold.out_bias)[:, 0]
+        t_loss = tf.reduce_mean((p - 0.8) ** 2) + 0.3 * (tf.reduce_sum((tg - fold.u0_gmf) ** 2)
+                                                         + tf.reduce_sum((tm - fold.u0_mlp) ** 2))
+    dg, dm = tape.gradient(t_loss, [tg, tm])
+    np.testing.assert_allclose(loss, t_loss.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(g_g, dg.numpy(), rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(g_m, dm.numpy(), rtol=1e-8, atol=1e-12)
+
+
 def test_blend_is_a_weighted_sum_of_standardised_scores():
     rng = np.random.default_rng(0)
     content, cf = rng.normal(size=10), rng.normal(size=10)

@@ -180,9 +180,9 @@ def test_recommender_blends_only_linked_titles(rec):
         def __init__(self):
             self.calls = []
 
-        def scores(self, liked):
+        def scores(self, liked, items=None):
             self.calls.append(np.asarray(liked).tolist())
-            return np.arange(10, dtype=np.float64)
+            return np.arange(10, dtype=np.float64)[items]
 
     cf_index = np.full(len(rec), -1)
     cf_index[:10] = np.arange(10)[::-1]  # s1..s10 are linked
