@@ -18,6 +18,7 @@ would leak their likes), embedded once by a sentence encoder (mean pooling + L2)
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,6 @@ from hncf.data.schema import ITEM, RATING, USER
 from hncf.evaluation import markdown_table, write_json
 from hncf.evaluation.metrics import auc, mae, rmse
 from hncf.evaluation.protocols import evaluate_rows
-from hncf.experiments.outputs import log
 from hncf.models.content import embed_items, user_vectors
 
 HELP = "NCF + Sentence-BERT content hybrid (paper 5): rating models, new-user fold-in and the blend on MovieLens"
@@ -132,6 +132,7 @@ def run_content(dataset: str = "ml-latest-small", data_dir=None, text_encoder=No
 
     from hncf.encoders.cache import FeatureCache
     from hncf.encoders.text import load_text_encoder
+    from hncf.pipeline.report import log, machine_info
     from hncf.models.rating import (NCFFoldIn, blend_scores, build_biased_mf, build_ncf_rating, compile_rating,
                                     fit_rating, fold_in_mf, mf_factors, scale_ratings)
     from hncf.experiments.quick import minilm_path
@@ -278,6 +279,22 @@ def run_content(dataset: str = "ml-latest-small", data_dir=None, text_encoder=No
               "users": {"train": len(train_users), "validation": len(val_users), "test": len(test_users)},
               "rating": rating_report, "new_users": results, "chosen_weights": chosen, "summary": summary,
               "encode_seconds": encode_seconds, "eval_seconds": eval_seconds, "lightfm_cold_auc": LIGHTFM_COLD_AUC}
+    # The same results in the shared report schema (one block per protocol, rows with their metrics).
+    protocols = {"rating": {"protocol": "RMSE / MAE in stars on held-out ratings of training users",
+                            "split": "random 80/10/10 of the training users' ratings (fit / early stopping / test)",
+                            "n_test": int(len(test_rows)), "models": {
+                                k: {"metrics": {"rmse": v["rmse"], "mae": v["mae"]},
+                                    **{m: v[m] for m in ("best_epoch", "train_seconds") if m in v}}
+                                for k, v in rating_report.items()}}}
+    for n, block in results["test"].items():
+        protocols[f"new_users_{n}_ticks"] = {
+            "protocol": f"test users tick {n} liked movies; the rest of their likes ranked in the full catalogue "
+                        f"(ticks excluded), top 10; cold AUC over movies no training user rated",
+            "split": "users 80/10/10, blend weight chosen on validation users", "n_users": block["users"],
+            "n_items": n_items, "models": {k: {"metrics": v} for k, v in block["rows"].items()}}
+    report["protocols"] = protocols
+    report["run"] = {"preset": dataclasses.asdict(cfg), "epochs": epochs, "text_encoder": encoder.name}
+    report["machine"] = machine_info()
     report["wall_seconds"] = time.perf_counter() - t0
     write_json(out / "metrics.json", report)
     (out / "results.md").write_text(results_markdown(report))
