@@ -271,7 +271,10 @@ def build_recommender(catalog, ratings_dir=None, text_encoder=None, cache_dir=No
         if encoder is None:
             from hncf.experiments.quick import minilm_path
 
-            encoder = minilm_path()
+            try:
+                encoder = minilm_path()
+            except ImportError as e:
+                raise ValueError(f"no --text-encoder given and the offline MiniLM is not installed ({e})") from None
         encoder = load_text_encoder(str(encoder), pooling="mean", normalize=True)
     cache = FeatureCache(cache_dir or (Path.home() / ".cache" / "hncf" / "features"))
     texts = _catalog_texts(items)

@@ -25,8 +25,8 @@ from flask import Flask, jsonify, redirect, request, session
 from hncf.serving.recommender import Recommender, UnknownItemError
 
 PAGE_SIZE = 5
-MAX_LIKED = 200  # keeps the cookie well under browsers' 4 KB limit
-MAX_SHOWN = 300
+MAX_LIKED = 100  # with MAX_SHOWN, keeps the signed cookie well under browsers' 4 KB limit
+MAX_SHOWN = 150
 MAX_K = 50
 SECRET_ENV = "HNCF_SECRET_KEY"
 

@@ -28,12 +28,21 @@ def genre_rows(driver):
     return [[td.text for td in r.find_elements(By.TAG_NAME, "td")] for r in rows[1:]]
 
 
-def submit_and_wait(driver, button):
-    from selenium.webdriver.support import expected_conditions as EC
+def wait_for_new_page(driver, action):
+    """Run ``action`` (a click or a key press) and wait until the browser shows the next page."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    button.click()
-    WebDriverWait(driver, 30).until(EC.staleness_of(button))
+    # A flag on the old page's window: it is gone once the next document has loaded. (Waiting for an
+    # element to go stale races with Chromium's own navigation and can raise an inspector error.)
+    driver.execute_script("window.__hncfOldPage = true;")
+    action()
+    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return window.__hncfOldPage !== true && document.readyState === 'complete';"))
+
+
+def submit_and_wait(driver, button):
+    wait_for_new_page(driver, button.click)
 
 
 def tick_by_search(driver, url, item_id, title):
@@ -44,12 +53,7 @@ def tick_by_search(driver, url, item_id, title):
     box = driver.find_element(By.NAME, "q")
     box.clear()
     box.send_keys(title)
-    old = driver.find_element(By.TAG_NAME, "body")
-    box.send_keys(Keys.ENTER)
-    from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, 30).until(EC.staleness_of(old))
+    wait_for_new_page(driver, lambda: box.send_keys(Keys.ENTER))
     driver.find_element(By.CSS_SELECTOR, f'#search-results [data-item-id="{item_id}"] input[name="liked"]').click()
     submit_and_wait(driver, driver.find_element(By.CSS_SELECTOR, "#search-results input[type=submit]"))
 

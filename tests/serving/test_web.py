@@ -226,3 +226,14 @@ def test_notebook_picker_follows_the_page_logic(rec):
     liked = [first[0], first[2]]
     assert list(boxes.ids) == [s["id"] for s in rec.recommend_from_liked(liked, 5, exclude=first)]
     assert table.value.count("<tr>") == 1 + len(rec.top_genres(liked))
+
+
+def test_cookie_stays_small_after_many_submits():
+    from hncf.serving.web import MAX_LIKED
+
+    items, vectors = catalogue(n_per_genre=100)
+    client = create_app(Recommender(items, vectors), secret_key="k").test_client()
+    for k in range(0, 390, 3):
+        client.post("/", data={"liked": [f"s{k + 1}", f"s{k + 2}", f"s{k + 3}"]})
+    assert len(client.get_cookie("session").value) < 4000
+    assert f"{MAX_LIKED} liked so far" in client.get("/").get_data(as_text=True)
