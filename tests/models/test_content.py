@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from hncf.models.content import (ContentRecommender, ExactIndex, HNSWIndex, content_scores, embed_items,
                                  l2_normalise, recall_at_k, top_k, user_vector, user_vectors)
 from hncf.models.rating import (NCFFoldIn, blend_scores, build_biased_mf, build_ncf_rating, compile_rating,
-                                fit_rating, fold_in_mf, mf_factors, scale_ratings, unscale_ratings, zscore)
+                                fit_rating, fold_in_mf, scale_ratings, unscale_ratings, zscore)
 from hncf.testing import assert_batch_permutation_equivariant, assert_model_round_trip
 
 
