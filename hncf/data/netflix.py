@@ -152,12 +152,13 @@ def catalog_texts(items: pd.DataFrame) -> pd.Series:
     Titles that are numbers stay text ("1922"); missing parts are left out, so no text is empty
     as long as the title is not.
     """
-    title = items[TITLE].astype(str).str.strip()
+    text = items[TITLE].astype(str).str.strip().str.rstrip(".")
     genres = items[GENRES].fillna("").astype(str).str.replace("|", ", ", regex=False)
-    desc = items[DESCRIPTION].fillna("").astype(str).str.strip() if DESCRIPTION in items.columns \
-        else pd.Series("", index=items.index)
-    parts = pd.concat([title, genres, desc], axis=1).apply(lambda s: s.where(s != "", None))
-    text = parts.apply(lambda row: ". ".join(p.rstrip(".") for p in row if p is not None) + ".", axis=1)
+    desc = items[DESCRIPTION] if DESCRIPTION in items.columns else pd.Series("", index=items.index)
+    for part in (genres, desc.fillna("").astype(str)):
+        part = part.str.strip().str.rstrip(".")
+        text = text.where(part == "", text + ". " + part)
+    text = text + "."
     return pd.Series(text.to_numpy(dtype=object), index=pd.Index(items[ITEM].to_numpy(), name=ITEM), name="text")
 
 

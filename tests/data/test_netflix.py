@@ -136,3 +136,10 @@ def test_real_catalogue_and_link(real_dataset):
     # titles and accents), the case-sensitive raw rule fewer.
     assert 830 <= lrep["linked"] <= 950 and lrep["exact_title_year_matches"] <= lrep["linked"]
     assert links["item"].is_unique
+
+
+def test_catalog_texts_leave_out_missing_parts():
+    items = pd.DataFrame({"item": ["1", "2", "3"], "title": ["Toy Story (1995)", "Louis C.K.", "Heat"],
+                          "genres": ["Adventure|Animation", "", "Action"], "description": ["", "Stand-up.", None]})
+    assert catalog_texts(items).tolist() == ["Toy Story (1995). Adventure, Animation.", "Louis C.K. Stand-up.",
+                                             "Heat. Action."]
