@@ -135,6 +135,27 @@ def fold_in_mf(factors: dict, liked, target: float = 1.0, reg: float = 1.0) -> n
     return (mu + sol[-1] + b_i + Q @ sol[:-1]).astype(np.float32)
 
 
+def map_cold_items(factors: dict, item_vectors: np.ndarray, warm: np.ndarray, counts: np.ndarray,
+                   reg: float = 10.0) -> dict:
+    """Biased-MF factors where items never rated in training get factors predicted from their content.
+
+    A ridge regression from ``[content vector, 1]`` to ``[q_i, b_i]``, fitted on the warm items (each
+    weighted by the square root of its rating count), fills in the cold items' rows, so a folded-in user
+    can score movies nobody has rated yet. Warm items keep their trained factors.
+    """
+    warm = np.asarray(warm, bool)
+    X = np.concatenate([item_vectors, np.ones((len(item_vectors), 1), item_vectors.dtype)], axis=1).astype(np.float64)
+    T = np.concatenate([factors["Q"], factors["b_i"][:, None]], axis=1).astype(np.float64)
+    w = np.sqrt(np.asarray(counts, np.float64)[warm])[:, None]
+    Xw = X[warm]
+    W = np.linalg.solve(Xw.T @ (Xw * w) + reg * np.eye(X.shape[1]), Xw.T @ (T[warm] * w))
+    pred = X @ W
+    out = dict(factors)
+    out["Q"] = np.where(warm[:, None], factors["Q"], pred[:, :-1]).astype(np.float32)
+    out["b_i"] = np.where(warm, factors["b_i"], pred[:, -1]).astype(np.float32)
+    return out
+
+
 class NCFFoldIn:
     """Fold a new user into a trained :func:`build_ncf_rating` model by gradient steps, items frozen.
 
@@ -251,5 +272,5 @@ def blend_scores(content: np.ndarray, collaborative: np.ndarray | None, weight: 
     return (1.0 - weight) * zc + weight * zscore(collaborative, has_signal)
 
 
-__all__ = ["BiasedDot", "NCFFoldIn", "blend_scores", "build_biased_mf", "build_ncf_rating", "compile_rating",
+__all__ = ["BiasedDot", "NCFFoldIn", "blend_scores", "map_cold_items", "build_biased_mf", "build_ncf_rating", "compile_rating",
            "fit_rating", "fold_in_mf", "mf_factors", "predict_scores", "scale_ratings", "unscale_ratings", "zscore"]

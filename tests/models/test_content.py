@@ -207,3 +207,18 @@ def test_simulated_new_users_and_cold_auc():
     scores = np.array([[0, 0, 0, 0, 0, 0, 0.1, 0.5, 0.2, 0.9]])
     value, n = cold_item_auc(scores, [np.array([1, 7])], [np.array([0])], np.array([6, 7, 8, 9]))
     assert n == 1 and value == pytest.approx(2 / 3)
+
+
+def test_cold_items_get_factors_predicted_from_content():
+    from hncf.models.rating import map_cold_items
+
+    rng = np.random.default_rng(0)
+    V = rng.normal(size=(60, 5))
+    A, a = rng.normal(size=(5, 3)), rng.normal(size=5)
+    f = {"Q": (V @ A).astype(np.float32), "b_i": (V @ a).astype(np.float32), "mu": 0.1, "p0": np.zeros(3)}
+    warm = np.arange(60) < 45
+    mapped = map_cold_items({**f, "Q": np.where(warm[:, None], f["Q"], 0), "b_i": np.where(warm, f["b_i"], 0)},
+                            V, warm, counts=np.ones(60), reg=1e-6)
+    np.testing.assert_array_equal(mapped["Q"][warm], f["Q"][warm])  # trained factors are kept
+    np.testing.assert_allclose(mapped["Q"][~warm], f["Q"][~warm], atol=1e-3)  # a linear map is recovered
+    np.testing.assert_allclose(mapped["b_i"][~warm], f["b_i"][~warm], atol=1e-3)
