@@ -23,11 +23,13 @@ REPRODUCE = {
     "ncf": "hncf.commands.ncf",
     "hncf": "hncf.commands.hncf",
     "bert-rs": "hncf.commands.bert_rs",
+    "content": "hncf.experiments.content",
 }
 # Other top-level commands, same module contract.
 COMMANDS = {
     "datasets": "hncf.commands.datasets",
     "report": "hncf.commands.report",
+    "serve": "hncf.serving.cli_serve",
 }
 
 EXAMPLES = """examples:
