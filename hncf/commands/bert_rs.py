@@ -28,6 +28,8 @@ def add_arguments(p) -> None:
     g.add_argument("--text-encoder", default=None,
                    help="keras-hub preset, local folder or tfhub:<handle> (default: the offline all-MiniLM-L6-v2)")
     g.add_argument("--text-pooling", default="mean", choices=("cls", "mean"), help="pooled [CLS] or masked mean")
+    g.add_argument("--review-tokens", type=positive_int, default=128,
+                   help="word pieces of each review kept for BERT (at most the encoder's maximum)")
     g.add_argument("--cache-dir", default=None, help="review-vector cache (default $HNCF_CACHE_DIR/features)")
 
 
@@ -42,6 +44,7 @@ def run_from_args(args) -> int:
                 protocols=tuple(p.strip() for p in args.protocols.split(",") if p.strip()),
                 min_user_reviews=args.min_user_reviews, min_item_reviews=args.min_item_reviews,
                 n_users=args.sample_users, text_encoder=args.text_encoder, text_pooling=args.text_pooling,
+                review_tokens=args.review_tokens,
                 preset=args.preset, epochs=args.epochs, out_dir=args.out, seed=args.seed, cache_dir=args.cache_dir,
                 resume=args.resume, progress=not args.quiet)
     return 0

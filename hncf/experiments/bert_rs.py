@@ -106,6 +106,7 @@ class BertRSRun:
     n_users: int | None = None
     text_encoder: str | None = None
     text_pooling: str = "mean"
+    review_tokens: int = 128  # reviews are cut to this many word pieces before BERT
     preset: str = "default"
     epochs: int | None = None
     out_dir: str = "runs/bert-rs"
@@ -137,11 +138,12 @@ class BertRSRun:
 # ---------------------------------------------------------------------------
 
 
-def encode_reviews(reviews: pd.DataFrame, encoder_spec: str, pooling: str, cache_dir, progress: bool):
+def encode_reviews(reviews: pd.DataFrame, encoder_spec: str, pooling: str, cache_dir, progress: bool,
+                   sequence_length: int = 128):
     """Every review's vector (zeros for an empty text), encoded once and cached by content."""
     from hncf.experiments.hncf import default_feature_cache_dir
 
-    enc = load_text_encoder(encoder_spec, pooling=pooling)
+    enc = load_text_encoder(encoder_spec, pooling=pooling, sequence_length=sequence_length)
     cache = FeatureCache(cache_dir or default_feature_cache_dir())
     has = reviews["has_text"].to_numpy()
     texts = reviews[TEXT].to_numpy(dtype=object)
@@ -375,7 +377,7 @@ def run_bert_rs(run: BertRSRun | None = None, data: pd.DataFrame | None = None, 
     spec = run.text_encoder or minilm_path()
     log(f"encoding {len(reviews):,} reviews (once; cached by content)", run.progress)
     t0 = time.perf_counter()
-    vectors, enc = encode_reviews(reviews, spec, run.text_pooling, run.cache_dir, run.progress)
+    vectors, enc = encode_reviews(reviews, spec, run.text_pooling, run.cache_dir, run.progress, run.review_tokens)
     encode_seconds = time.perf_counter() - t0
     interactions = reviews[[USER, ITEM, "rating", "timestamp"]].assign(review=np.arange(len(reviews)))
     report = {"system": "bert-rs", "dataset": run.dataset or Path(str(run.reviews)).name or "reviews",
