@@ -190,7 +190,7 @@ def test_rendle_mf_row_trains_with_its_settings(interactions, tmp_path):
         assert emb.activity_regularizer.get_config()["l2"] == pytest.approx(rendle.sizes["l2_example"])
 
 
-def test_per_example_l2_only_penalises_the_looked_up_rows():
+def test_per_example_l2_only_penalises_the_looked_up_rows(tmp_path):
     import keras
     import numpy as np
 
@@ -204,6 +204,10 @@ def test_per_example_l2_only_penalises_the_looked_up_rows():
     # Keras divides an activity penalty by the batch: the mean per example of 0.5 (|p_u|^2 + |q_i|^2).
     expected = 0.5 * ((p[users] ** 2).sum() + (q[items] ** 2).sum()) / len(users)
     assert float(sum(keras.ops.convert_to_numpy(x) for x in model.losses)) == pytest.approx(expected, rel=1e-5)
+    from hncf.testing import assert_model_round_trip
+
+    reloaded = assert_model_round_trip(model, {"user_id": users, "item_id": items}, tmp_path)
+    assert reloaded.get_layer("mf_user_embedding").activity_regularizer.get_config()["l2"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="l2_example"):
         build_mf(5, 7, l2_example=-1.0)
 
