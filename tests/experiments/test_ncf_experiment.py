@@ -226,7 +226,7 @@ def test_sweep_specs_resize_each_kind():
 def test_factor_sweep_run_writes_curves_table_and_plot(interactions, tmp_path):
     out = tmp_path / "sweep"
     report = run_ncf(dataset="synthetic", preset="tiny", out_dir=out, seed=0, progress=False, protocols=("loo",),
-                     sweep="factors", interactions=interactions)
+                     sweep="factors", epochs=1, interactions=interactions)
     factors = list(PRESETS["tiny"].sweep_factors)
     loo = json.loads((out / "metrics.json").read_text())["protocols"]["loo"]
     assert set(loo["models"]) == {"Popularity"} | {sweep_label(n, f) for f in factors for n in ("GMF", "MLP", "NeuMF")}
