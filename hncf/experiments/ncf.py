@@ -36,6 +36,7 @@ from hncf.evaluation import (
     evaluate_sampled,
     markdown_table,
 )
+from hncf.evaluation.sweeps import plot_factor_sweep
 from hncf.generators import PointwiseNegativeSampler
 from hncf.models.ncf import BUILDERS, PopularityModel, load_pretrained_neumf
 from hncf.pipeline import (
@@ -54,6 +55,8 @@ PAPER_CHRONO = {"map": 0.045272, "ndcg@10": 0.193614, "precision@10": 0.175822, 
 # He et al. (2017) report ML-1M, not ML-100K; shown for orientation only (different dataset).
 NCF_PAPER_ML1M_LOO = {"neumf": {"hr@10": 0.730, "ndcg@10": 0.447}, "gmf": {"hr@10": 0.70, "ndcg@10": 0.42},
                       "mlp": {"hr@10": 0.69, "ndcg@10": 0.42}}
+# Rendle et al. (2020), Table 1: a tuned dot-product MF on ML-1M under the same protocol.
+RENDLE_ML1M_LOO = {"hr@10": 0.729, "ndcg@10": 0.452}
 CHRONO_METRICS = ("map", "map@10", "ndcg@10", "precision@10", "recall@10")
 LOO_METRICS = ("hr@10", "ndcg@10", "mrr")
 
@@ -94,14 +97,58 @@ HE_SIZES = {"gmf": {"n_factors": 8}, "mlp": {"layers": (64, 32, 16, 8)},
             "neumf": {"n_factors": 8, "layers": (64, 32, 16, 8)}, "mf": {"n_factors": 32}}
 
 
+def he_tower(factors: int) -> tuple[int, ...]:
+    """He et al.'s MLP tower for ``factors`` predictive factors, as in their code (``--layers [64,32,16,8]``
+    for 8 factors): the concatenated embedding is 8x the factors, then three halving hidden layers."""
+    return (8 * factors, 4 * factors, 2 * factors, factors)
+
+
+SWEEP_FACTORS = (8, 16, 32, 64)  # He et al.'s Figure 4 and Table 2
+
+
 @dataclass(frozen=True)
 class NCFPreset:
-    """Everything a preset fixes: the chrono rows, and how the leave-one-out family trains."""
+    """Everything a preset fixes: the chrono rows, and how the leave-one-out family trains.
+
+    ``loo_rows`` lists the leave-one-out rows explicitly (each with its own sizes, L2 and training);
+    when None the family is built from ``loo_train`` and ``loo_sizes``. ``sweep_factors`` are the
+    predictive factors of ``--sweep factors``.
+    """
 
     chrono: tuple[ModelSpec, ...]
     loo_train: TrainConfig
     loo_validate: bool = True
     loo_sizes: dict = field(default_factory=lambda: HE_SIZES)
+    loo_rows: tuple[ModelSpec, ...] | None = None
+    sweep_factors: tuple[int, ...] = SWEEP_FACTORS
+
+
+def _ml1m_rows() -> tuple[ModelSpec, ...]:
+    """The ``ml-1m`` preset: He et al.'s family at 64 predictive factors with pretraining, and Rendle's MF.
+
+    Sizes, L2, negatives and learning rates were chosen on the validation carve-out of ml-1m-part only
+    (each user's latest training interaction vs 99 negatives; never the test items); see the README.
+    """
+    he = TrainConfig(epochs=40, batch_size=2048, learning_rate=4e-3, patience=3)
+    f = ML1M_FACTORS
+    return (
+        ModelSpec("Popularity", "popularity"),
+        ModelSpec("GMF", "gmf", {"n_factors": f}, he),
+        ModelSpec("MLP", "mlp", {"layers": he_tower(f)}, he),
+        ModelSpec("NeuMF", "neumf", {"n_factors": f, "layers": he_tower(f)}, he),
+        # Fine-tuned from GMF and MLP at a tenth of the learning rate, as in the default family.
+        ModelSpec("NeuMF (GMF+MLP pretrained)", "neumf_pretrained", {"n_factors": f, "layers": he_tower(f)},
+                  dataclasses.replace(he, learning_rate=he.learning_rate / 10)),
+        ModelSpec(RENDLE_LABEL, "mf", dict(RENDLE_MF_SIZES), RENDLE_MF_TRAIN),
+    )
+
+
+# He et al.'s best ML-1M setting (Table 2: 64 predictive factors, NeuMF pretrained).
+ML1M_FACTORS = 64
+# Rendle et al. (2020): a dot product with larger embeddings, L2 and more negatives per positive than NCF's 4.
+RENDLE_LABEL = "MF (Rendle et al. 2020 recipe)"
+RENDLE_MF_SIZES = {"n_factors": 128, "l2_example": 1e-4}
+RENDLE_MF_TRAIN = TrainConfig(epochs=40, batch_size=4096, learning_rate=4e-3, n_neg=8, patience=3)
 
 
 PRESETS = {
@@ -118,11 +165,25 @@ PRESETS = {
                           TrainConfig(epochs=3, batch_size=512, learning_rate=4e-3, patience=2))),
         loo_train=TrainConfig(epochs=2, batch_size=512, learning_rate=4e-3, patience=2),
         loo_sizes={"gmf": {"n_factors": 4}, "mlp": {"layers": (16, 8)}, "neumf": {"n_factors": 4, "layers": (16, 8)},
-                   "mf": {"n_factors": 8}}),
+                   "mf": {"n_factors": 8}},
+        sweep_factors=(2, 4)),
+    # ML-1M after He et al. (2017) and Rendle et al. (2020); chrono keeps the default rows.
+    "ml-1m": NCFPreset(
+        chrono=(_paper_neumf(100), ModelSpec("NeuMF (hncf)", "neumf", {"n_factors": 4, "layers": (16, 8, 4)},
+                                             _fast(CHRONO_EPOCHS, None), validate=False)),
+        loo_train=TrainConfig(epochs=40, batch_size=2048, learning_rate=4e-3, patience=3),
+        loo_rows=_ml1m_rows()),
 }
 
 
+def _with_epochs(spec: ModelSpec, epochs: int | None) -> ModelSpec:
+    return dataclasses.replace(spec, train=dataclasses.replace(spec.train, epochs=epochs)) if epochs else spec
+
+
 def _loo_specs(preset: NCFPreset, epochs: int | None) -> list[ModelSpec]:
+    """The leave-one-out rows of ``preset`` (GMF and MLP before the NeuMF they pretrain)."""
+    if preset.loo_rows is not None:
+        return [_with_epochs(s, epochs) for s in preset.loo_rows]
     sizes = preset.loo_sizes
     cfg = preset.loo_train if not epochs else dataclasses.replace(preset.loo_train, epochs=epochs)
     specs = [ModelSpec("Popularity", "popularity")]
@@ -133,6 +194,48 @@ def _loo_specs(preset: NCFPreset, epochs: int | None) -> list[ModelSpec]:
     specs.append(ModelSpec("NeuMF (GMF+MLP pretrained)", "neumf_pretrained", dict(sizes["neumf"]),
                            dataclasses.replace(cfg, learning_rate=cfg.learning_rate / 10), preset.loo_validate))
     return specs
+
+
+SWEEP_KINDS = (("gmf", "GMF"), ("mlp", "MLP"), ("neumf_pretrained", "NeuMF"))
+
+
+def sweep_label(name: str, factors: int) -> str:
+    """The report row of ``name`` (GMF, MLP, NeuMF) at ``factors`` predictive factors in a factor sweep."""
+    return f"{name} (f={factors})"
+
+
+def _sweep_specs(preset: NCFPreset, epochs: int | None, factors: tuple[int, ...] | None = None) -> list[ModelSpec]:
+    """He et al.'s Figure 4: GMF, MLP and pretrained NeuMF at each number of predictive factors.
+
+    Each kind trains as the preset's row of that kind (L2 and training settings kept), only its
+    sizes change: GMF ``factors``, MLP :func:`he_tower`, NeuMF both; NeuMF is pretrained from the
+    GMF and MLP of the same factors, as the paper's NeuMF is. Popularity is the flat reference line.
+    """
+    base = {s.kind: s for s in _loo_specs(preset, epochs)}
+    missing = [k for k, _ in SWEEP_KINDS if k not in base]
+    if missing:
+        raise ValueError(f"the factor sweep needs {', '.join(missing)} rows in the preset")
+    specs = [ModelSpec("Popularity", "popularity")]
+    for f in factors or preset.sweep_factors:
+        for kind, name in SWEEP_KINDS:
+            spec = base[kind]
+            sizes = {k: v for k, v in spec.sizes.items() if k not in ("n_factors", "layers")}
+            if kind in ("gmf", "neumf_pretrained"):
+                sizes["n_factors"] = f
+            if kind in ("mlp", "neumf_pretrained"):
+                sizes["layers"] = he_tower(f)
+            specs.append(dataclasses.replace(spec, label=sweep_label(name, f), sizes=sizes))
+    return specs
+
+
+def factor_sweep(models: dict, factors: tuple[int, ...], metrics=("hr@10", "ndcg@10")) -> dict:
+    """The Figure-4 curves of a sweep run: ``{"factors": [...], "curves": {name: {metric: [...]}}}``."""
+    curves = {name: {m: [models[sweep_label(name, f)]["metrics"][m] for f in factors] for m in metrics}
+              for _, name in SWEEP_KINDS}
+    pop = models.get("Popularity")
+    if pop:
+        curves["Popularity"] = {m: [pop["metrics"][m]] * len(factors) for m in metrics}
+    return {"factors": list(factors), "curves": curves}
 
 
 def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: Path | None, resume: bool,
@@ -199,11 +302,16 @@ class NCFRun:
     protocols: tuple[str, ...] = ("chrono", "loo")
     resume: bool = False
     progress: bool = True
+    sweep: str | None = None  # "factors": the leave-one-out rows become He et al.'s factor sweep
 
     def check(self) -> None:
         """Refuse bad settings before any work."""
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; known: {', '.join(PRESETS)}")
+        if self.sweep not in SWEEPS:
+            raise ValueError(f"unknown sweep {self.sweep!r}; known: {', '.join(s for s in SWEEPS if s)}")
+        if self.sweep and "loo" not in self.protocols:
+            raise ValueError(f"--sweep {self.sweep} runs under the leave-one-out protocol: add loo to --protocols")
         unknown = set(self.protocols) - {"chrono", "loo"}
         if unknown or not self.protocols:
             raise ValueError(f"unknown protocol(s) {sorted(unknown)}; known: chrono, loo")
@@ -212,8 +320,14 @@ class NCFRun:
 
     def fingerprint(self) -> dict:
         """What a checkpoint must have been written under for ``resume`` to continue it."""
-        return {"system": "ncf", "dataset": self.dataset, "preset": self.preset, "epochs": self.epochs,
-                "seed": self.seed}
+        fp = {"system": "ncf", "dataset": self.dataset, "preset": self.preset, "epochs": self.epochs,
+              "seed": self.seed}
+        if self.sweep:  # only when set, so checkpoints written before sweeps existed still resume
+            fp["sweep"] = self.sweep
+        return fp
+
+
+SWEEPS = (None, "factors")
 
 
 def run_ncf(run: NCFRun | None = None, interactions: pd.DataFrame | None = None, **settings) -> dict:
@@ -248,7 +362,7 @@ def run_ncf(run: NCFRun | None = None, interactions: pd.DataFrame | None = None,
                 for s in preset.chrono]
         else:
             split = prepare_loo(interactions, run.seed, out / f"test_negatives_{run.dataset}_seed{run.seed}.npz")
-            specs = _loo_specs(preset, run.epochs)
+            specs = _sweep_specs(preset, run.epochs) if run.sweep else _loo_specs(preset, run.epochs)
         rows, trained = {}, {}
         for k, spec in enumerate(specs, 1):
             log(f"{PROTOCOL_NAMES[protocol]}: training {spec.label} (row {k} of {len(specs)}, "
@@ -269,6 +383,11 @@ def run_ncf(run: NCFRun | None = None, interactions: pd.DataFrame | None = None,
             log(f"  {spec.label}: " + ", ".join(f"{m} {metrics[m]:.4f}" for m in shown), run.progress)
         report["protocols"][protocol] = {**PROTOCOL_TEXT[protocol], **split.sizes,
                                          "paper": paper_rows(protocol, run.dataset), "models": rows}
+        if protocol == "loo" and run.sweep:
+            sweep = factor_sweep(rows, preset.sweep_factors)
+            plot = plot_factor_sweep(sweep, out / "factor_sweep.png",
+                                     f"NCF family vs predictive factors on {run.dataset} (leave-one-out, seed {run.seed})")
+            report["protocols"][protocol]["sweep"] = {**sweep, "plot": plot.name}
     return write_outputs(out, report, results_markdown(report), curves,
                          f"NCF family on {run.dataset} (seed {run.seed})", t_start, run.progress,
                          metric_key="val_hr@10")
@@ -309,7 +428,7 @@ def paper_rows(protocol: str, dataset: str) -> dict:
         return {"NeuMF": PAPER_CHRONO}
     if protocol == "loo" and dataset == "ml-1m":
         return {"NeuMF": NCF_PAPER_ML1M_LOO["neumf"], "GMF": NCF_PAPER_ML1M_LOO["gmf"],
-                "MLP": NCF_PAPER_ML1M_LOO["mlp"]}
+                "MLP": NCF_PAPER_ML1M_LOO["mlp"], "MF (Rendle et al. 2020)": RENDLE_ML1M_LOO}
     return {}
 
 
@@ -338,17 +457,41 @@ def results_markdown(report: dict) -> str:
                 for name, r in loo["models"].items()]
         parts.append(markdown_table(rows, ["model", "hr@1", "hr@5", "hr@10", "ndcg@10", "mrr", "epochs",
                                            "best epoch", "train s"]))
-        if loo.get("paper"):
-            parts.append("\nAgainst He et al. (2017), ML-1M, 8 predictive factors (NeuMF: with pretraining):\n")
+        if loo.get("paper") and not loo.get("sweep"):
+            parts.append("\nAgainst He et al. (2017), ML-1M (NeuMF: with pretraining), and Rendle et al. (2020)'s "
+                         "dot-product MF:\n")
             paper_rows_md = [{"model": name, "paper hr@10": v["hr@10"], "paper ndcg@10": v["ndcg@10"],
-                              "hr@10": loo["models"].get(label, {}).get("metrics", {}).get("hr@10"),
-                              "ndcg@10": loo["models"].get(label, {}).get("metrics", {}).get("ndcg@10")}
-                             for name, v, label in ((n, v, _LOO_LABEL[n]) for n, v in loo["paper"].items())]
+                              "hr@10": ours.get("hr@10"), "ndcg@10": ours.get("ndcg@10")}
+                             for name, v in loo["paper"].items() for ours in [_our_metrics(loo["models"], name)]]
             parts.append(markdown_table(paper_rows_md, ["model", "paper hr@10", "hr@10", "paper ndcg@10", "ndcg@10"]))
-        else:
+        elif not loo.get("sweep"):
             parts.append(f"\nHe et al. (2017) report this protocol on ML-1M (NeuMF HR@10 0.730, NDCG@10 0.447), "
                          f"not on {report['dataset']}: no published row belongs beside these.")
+        if loo.get("sweep"):
+            parts.append(sweep_markdown(loo["sweep"]))
     return "\n".join(parts) + "\n"
 
 
-_LOO_LABEL = {"NeuMF": "NeuMF (GMF+MLP pretrained)", "GMF": "GMF", "MLP": "MLP"}
+def sweep_markdown(sweep: dict) -> str:
+    """The factor sweep as two small tables (HR@10, NDCG@10): one row per model, one column per factor."""
+    out = ["\n## Predictive factors sweep (He et al. 2017, Figure 4)\n"]
+    cols = [f"f={f}" for f in sweep["factors"]]
+    for metric in ("hr@10", "ndcg@10"):
+        out.append(f"\n{metric.upper()}:\n")
+        rows = [{"model": name, **dict(zip(cols, c[metric]))} for name, c in sweep["curves"].items()]
+        out.append(markdown_table(rows, ["model", *cols]))
+    if sweep.get("plot"):
+        out.append(f"\n![factor sweep]({sweep['plot']})")
+    return "\n".join(out)
+
+
+# Our row(s) for each published row, first present wins (the MF row is labelled by its preset's recipe).
+_LOO_LABEL = {"NeuMF": ("NeuMF (GMF+MLP pretrained)",), "GMF": ("GMF",), "MLP": ("MLP",),
+              "MF (Rendle et al. 2020)": ("MF (Rendle et al. 2020 recipe)", "MF (dot product + biases)")}
+
+
+def _our_metrics(models: dict, published: str) -> dict:
+    for label in _LOO_LABEL.get(published, ()):
+        if label in models:
+            return models[label]["metrics"]
+    return {}

@@ -29,12 +29,16 @@ def _id_inputs():
     return user, item
 
 
-def _embedding(n: int, dim: int, name: str, l2: float, seed: int | None):
+def _embedding(n: int, dim: int, name: str, l2: float, seed: int | None, l2_example: float = 0.0):
+    # ``l2`` penalises the whole table every batch; ``l2_example`` only the rows a batch looks up
+    # (Keras divides an activity penalty by the batch size), so frequent users and items are
+    # regularised more often, as in SGD with per-example L2 (Rendle et al. 2020).
     return L.Embedding(
         n,
         dim,
         embeddings_initializer=keras.initializers.RandomNormal(stddev=_EMBEDDING_INIT_STD, seed=seed),
         embeddings_regularizer=keras.regularizers.L2(l2) if l2 else None,
+        activity_regularizer=keras.regularizers.L2(l2_example) if l2_example else None,
         name=name,
     )
 
@@ -131,12 +135,18 @@ class DotWithBias(keras.layers.Layer):
 
 
 def build_mf(n_users: int, n_items: int, n_factors: int = 32, l2: float = 0.0, seed: int | None = None,
-             name: str = "mf") -> keras.Model:
-    """Dot-product matrix factorisation with user, item and global biases (Rendle et al. 2020)."""
+             name: str = "mf", l2_example: float = 0.0) -> keras.Model:
+    """Dot-product matrix factorisation with user, item and global biases (Rendle et al. 2020).
+
+    ``l2`` penalises the whole embedding tables; ``l2_example`` the looked-up vectors of each
+    example (mean over the batch of ``l2_example * (|p_u|^2 + |q_i|^2)``), Rendle's regulariser.
+    """
     _check_sizes(n_users, n_items)
+    if l2 < 0 or l2_example < 0:
+        raise ValueError(f"L2 weights must be >= 0, got l2={l2}, l2_example={l2_example}")
     user, item = _id_inputs()
-    p = _embedding(n_users, n_factors, "mf_user_embedding", l2, seed)(user)
-    q = _embedding(n_items, n_factors, "mf_item_embedding", l2, None if seed is None else seed + 1)(item)
+    p = _embedding(n_users, n_factors, "mf_user_embedding", l2, seed, l2_example)(user)
+    q = _embedding(n_items, n_factors, "mf_item_embedding", l2, None if seed is None else seed + 1, l2_example)(item)
     bu = L.Embedding(n_users, 1, embeddings_initializer="zeros", name="mf_user_bias")(user)
     bi = L.Embedding(n_items, 1, embeddings_initializer="zeros", name="mf_item_bias")(item)
     out = DotWithBias(name="score")([p, q, bu, bi])

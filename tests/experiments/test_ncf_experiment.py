@@ -146,3 +146,148 @@ def test_a_corrupt_saved_negatives_file_is_resampled_to_the_same_negatives(inter
     again = prepare_loo(interactions, 0, path)
     np.testing.assert_array_equal(again.test_negatives, first.test_negatives)
     assert path.stat().st_size > 40
+
+
+# --- presets and the predictive-factor sweep (issue 11) ---
+
+from hncf.commands import ncf as ncf_command  # noqa: E402
+from hncf.experiments.ncf import (  # noqa: E402
+    PRESETS,
+    RENDLE_LABEL,
+    ModelSpec,
+    NCFRun,
+    _loo_specs,
+    _sweep_specs,
+    fit_row,
+    he_tower,
+    sweep_label,
+)
+from hncf.training import TrainConfig  # noqa: E402
+
+
+def test_cli_preset_choices_match_the_experiment():
+    assert set(ncf_command.PRESETS) == set(PRESETS)
+
+
+def test_he_tower_follows_their_code():
+    assert he_tower(8) == (64, 32, 16, 8)  # NCF code: --factors 8 --layers [64,32,16,8]
+    assert he_tower(64) == (512, 256, 128, 64)
+
+
+def test_ml1m_preset_resolves_to_the_papers_rows():
+    specs = {s.label: s for s in _loo_specs(PRESETS["ml-1m"], None)}
+    assert list(specs) == ["Popularity", "GMF", "MLP", "NeuMF", "NeuMF (GMF+MLP pretrained)", RENDLE_LABEL]
+    f = specs["GMF"].sizes["n_factors"]
+    assert specs["MLP"].sizes["layers"] == he_tower(f)
+    assert specs["NeuMF (GMF+MLP pretrained)"].sizes == {"n_factors": f, "layers": he_tower(f)}
+    mf = specs[RENDLE_LABEL]
+    assert mf.kind == "mf" and mf.sizes["n_factors"] >= 64 and mf.train.n_neg > 4
+    assert mf.sizes.get("l2", 0) > 0 or mf.sizes.get("l2_example", 0) > 0
+    assert all(s.validate for s in specs.values() if s.kind != "popularity")
+    # --epochs overrides every row's budget, nothing else.
+    short = {s.label: s for s in _loo_specs(PRESETS["ml-1m"], 3)}
+    assert short[RENDLE_LABEL].train.epochs == 3 and short[RENDLE_LABEL].train.n_neg == mf.train.n_neg
+
+
+def test_default_presets_keep_their_family():
+    specs = _loo_specs(PRESETS["default"], None)
+    assert [s.kind for s in specs] == ["popularity", "gmf", "mlp", "neumf", "mf", "neumf_pretrained"]
+    assert specs[1].sizes == {"n_factors": 8} and specs[2].sizes == {"layers": (64, 32, 16, 8)}
+    assert specs[4].train.n_neg == 4 and "l2" not in specs[4].sizes
+
+
+def test_rendle_mf_row_trains_with_its_settings(interactions, tmp_path):
+    split = prepare_loo(interactions, 0, None)
+    rendle = {s.label: s for s in _loo_specs(PRESETS["ml-1m"], None)}[RENDLE_LABEL]
+    spec = ModelSpec(RENDLE_LABEL, "mf", {**rendle.sizes, "n_factors": 12},
+                     TrainConfig(epochs=1, batch_size=512, n_neg=rendle.train.n_neg, learning_rate=4e-3))
+    _, record = fit_row(spec, split, 0, None, False, {}, 0, bundle_dir=tmp_path / "b")
+    n_pos = len(split.train)  # the selection stage trains without the validation items
+    assert record["config"]["n_neg"] == rendle.train.n_neg
+    assert record["rows_per_epoch"] == len(split.full_train) * (1 + rendle.train.n_neg)
+    assert n_pos < len(split.full_train)
+    assert record["sizes"]["n_factors"] == 12
+    for key in ("l2", "l2_example"):
+        assert record["sizes"].get(key, 0) == rendle.sizes.get(key, 0)
+    import keras
+
+    model = keras.saving.load_model(next((tmp_path / "b").rglob("*.keras")), safe_mode=True)
+    emb = model.get_layer("mf_item_embedding")
+    assert emb.embeddings.shape[1] == 12
+    if rendle.sizes.get("l2_example"):
+        assert emb.activity_regularizer.get_config()["l2"] == pytest.approx(rendle.sizes["l2_example"])
+
+
+def test_per_example_l2_only_penalises_the_looked_up_rows(tmp_path):
+    import keras
+    import numpy as np
+
+    from hncf.models.ncf import build_mf
+
+    model = build_mf(5, 7, n_factors=3, l2_example=0.5, seed=0)
+    users, items = np.array([0, 1], np.int32), np.array([2, 2], np.int32)
+    model({"user_id": users, "item_id": items})
+    p = model.get_layer("mf_user_embedding").embeddings.numpy()
+    q = model.get_layer("mf_item_embedding").embeddings.numpy()
+    # Keras divides an activity penalty by the batch: the mean per example of 0.5 (|p_u|^2 + |q_i|^2).
+    expected = 0.5 * ((p[users] ** 2).sum() + (q[items] ** 2).sum()) / len(users)
+    assert float(sum(keras.ops.convert_to_numpy(x) for x in model.losses)) == pytest.approx(expected, rel=1e-5)
+    from hncf.testing import assert_model_round_trip
+
+    reloaded = assert_model_round_trip(model, {"user_id": users, "item_id": items}, tmp_path)
+    assert reloaded.get_layer("mf_user_embedding").activity_regularizer.get_config()["l2"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="l2_example"):
+        build_mf(5, 7, l2_example=-1.0)
+
+
+def test_sweep_specs_resize_each_kind():
+    specs = _sweep_specs(PRESETS["ml-1m"], None, factors=(8, 16))
+    by = {s.label: s for s in specs}
+    assert list(by) == ["Popularity", "GMF (f=8)", "MLP (f=8)", "NeuMF (f=8)", "GMF (f=16)", "MLP (f=16)",
+                        "NeuMF (f=16)"]
+    assert by["GMF (f=16)"].sizes == {"n_factors": 16}
+    assert by["MLP (f=8)"].sizes == {"layers": (64, 32, 16, 8)}
+    assert by["NeuMF (f=16)"].kind == "neumf_pretrained"
+    assert by["NeuMF (f=16)"].sizes == {"n_factors": 16, "layers": he_tower(16)}
+
+
+def test_factor_sweep_run_writes_curves_table_and_plot(interactions, tmp_path):
+    out = tmp_path / "sweep"
+    report = run_ncf(dataset="synthetic", preset="tiny", out_dir=out, seed=0, progress=False, protocols=("loo",),
+                     sweep="factors", epochs=1, interactions=interactions)
+    factors = list(PRESETS["tiny"].sweep_factors)
+    loo = json.loads((out / "metrics.json").read_text())["protocols"]["loo"]
+    assert set(loo["models"]) == {"Popularity"} | {sweep_label(n, f) for f in factors for n in ("GMF", "MLP", "NeuMF")}
+    sweep = loo["sweep"]
+    assert sweep["factors"] == factors and set(sweep["curves"]) == {"GMF", "MLP", "NeuMF", "Popularity"}
+    for name, curve in sweep["curves"].items():
+        for metric in ("hr@10", "ndcg@10"):
+            assert len(curve[metric]) == len(factors)
+            if name != "Popularity":
+                assert curve[metric] == [loo["models"][sweep_label(name, f)]["metrics"][metric] for f in factors]
+    assert loo["models"][sweep_label("MLP", factors[-1])]["sizes"]["layers"] == list(he_tower(factors[-1]))
+    md = (out / "results.md").read_text()
+    assert "Predictive factors sweep" in md and "f=4" in md and "factor_sweep.png" in md
+    png = out / sweep["plot"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert report["protocols"]["loo"]["sweep"]["factors"] == factors
+
+
+def test_sweep_settings_are_checked():
+    with pytest.raises(ValueError, match="unknown sweep"):
+        NCFRun(sweep="layers").check()
+    with pytest.raises(ValueError, match="leave-one-out"):
+        NCFRun(sweep="factors", protocols=("chrono",)).check()
+    assert "sweep" not in NCFRun().fingerprint() and NCFRun(sweep="factors").fingerprint()["sweep"] == "factors"
+
+
+def test_cli_sweep_flag_reaches_the_run(tmp_path, monkeypatch):
+    import hncf.experiments.ncf as experiment
+
+    with pytest.raises(SystemExit):
+        main(["reproduce", "ncf", "--sweep", "depth", "--out", str(tmp_path / "x"), "--quiet"])
+    seen = {}
+    monkeypatch.setattr(experiment, "run_ncf", lambda **kw: seen.update(kw) or {})
+    code = main(["reproduce", "ncf", "--dataset", "ml-1m", "--preset", "ml-1m", "--protocols", "loo",
+                 "--sweep", "factors", "--out", str(tmp_path / "run"), "--quiet"])
+    assert code == 0 and seen["sweep"] == "factors" and seen["preset"] == "ml-1m" and seen["protocols"] == ("loo",)
