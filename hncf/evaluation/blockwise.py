@@ -148,10 +148,12 @@ def top_k_blockwise(model_or_scorer, users, n_items: int, k: int, exclude=None, 
             raise ValueError(f"excluded item index {int(ex[1].max())} >= n_items = {n_items}")
     kk = min(k, n_items)
 
+    # A model's scorer is traced once (fixed block shape); a user's function runs eagerly (it may be NumPy).
+    score_block = tf.function(scorer) if isinstance(model_or_scorer, keras.Model) else scorer
+
     @tf.function(reduce_retracing=True)
-    def block_top_k(block, cells):
-        s = tf.cast(scorer(block), tf.float32)
-        s = tf.maximum(s, tf.float32.min)  # a legitimate -inf must not look like an excluded item
+    def mask_top_k(s, cells):
+        s = tf.maximum(tf.cast(s, tf.float32), tf.float32.min)  # a legitimate -inf must not look like an excluded item
         s = tf.tensor_scatter_nd_update(s, cells, tf.fill([tf.shape(cells)[0]], -np.inf))
         return tf.math.top_k(s, k=kk, sorted=True)
 
@@ -162,7 +164,10 @@ def top_k_blockwise(model_or_scorer, users, n_items: int, k: int, exclude=None, 
         m = block.size
         padded = np.concatenate([block, np.full(b - m, block[0])]) if m < b else block
         cells = _block_cells(*ex, block) if ex is not None else np.zeros((0, 2), np.int64)
-        top = block_top_k(tf.constant(padded), tf.constant(cells, tf.int64))
+        scores = score_block(tf.constant(padded))
+        if tuple(scores.shape) != (b, n_items):
+            raise ValueError(f"the scorer returned shape {tuple(scores.shape)} for {b} users; expected ({b}, {n_items})")
+        top = mask_top_k(scores, tf.constant(cells, tf.int64))
         items, scores = top.indices.numpy()[:m], top.values.numpy()[:m].astype(np.float64)
         out_items[start:start + m, :kk] = np.where(np.isneginf(scores), -1, items)
         out_scores[start:start + m, :kk] = scores
