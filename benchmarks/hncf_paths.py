@@ -30,7 +30,7 @@ from hncf.data.posters import PosterIndex, load_posters  # noqa: E402
 from hncf.encoders.poster import encode_posters  # noqa: E402
 from hncf.evaluation import write_json  # noqa: E402
 from hncf.experiments.hncf import PRESETS, training_path, poster_encoder_for, prepare_item_features  # noqa: E402
-from hncf.experiments.ncf import prepare_loo  # noqa: E402
+from hncf.pipeline import prepare_loo  # noqa: E402
 from hncf.experiments.quick import minilm_path  # noqa: E402
 from hncf.training import TrainConfig, compile_pointwise  # noqa: E402
 

@@ -16,57 +16,32 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from hncf.evaluation import markdown_table, plot_metric_bars, write_json
 from hncf.experiments.hncf import PAPER_TABLE3, ROW_LABELS
+from hncf.pipeline.seeds import cell, summarise_seeds
 
-# (column, protocol key in metrics.json, metric)
+# (column, protocol in metrics.json, metric)
 METRICS = (("recall", "classification", "recall"), ("AUC", "classification", "auc"),
-           ("HR@10 (1+99)", "sampled", "hr@10"), ("NDCG@10 (1+99)", "sampled", "ndcg@10"),
-           ("HR@10 full", "full_ranking", "hr@10"), ("HR@10 cold items", "sampled_cold_items", "hr@10"),
-           ("HR@10 poster items", "sampled_poster_items", "hr@10"))
+           ("HR@10 (1+99)", "loo", "hr@10"), ("NDCG@10 (1+99)", "loo", "ndcg@10"),
+           ("HR@10 full", "full_ranking", "hr@10"), ("HR@10 cold items", "loo_cold_items", "hr@10"),
+           ("HR@10 poster items", "loo_poster_items", "hr@10"))
 PAIRS = (("bert_ncf", "ncf", "text over ids"), ("hncf", "bert_ncf", "posters over text"),
          ("hncf", "hncf_flag_only", "pixels over the poster flag"))
 
 
-def _value(row: dict, protocol: str, metric: str) -> float:
-    return float(row["metrics"].get(protocol, {}).get(metric, np.nan))
-
-
 def summarise(reports: list[dict]) -> dict:
     """Per row and metric: the per-seed values, their mean and sample sd; the same for the PAIRS."""
-    seeds = [r["seed"] for r in reports]
-    variants = [v for v in ROW_LABELS if all(v in r["models"] for r in reports)]
-    rows = {}
-    for v in variants:
-        rows[v] = {}
-        for col, protocol, metric in METRICS:
-            vals = np.array([_value(r["models"][v], protocol, metric) for r in reports])
-            rows[v][col] = {"values": vals.tolist(), "mean": float(np.mean(vals)),
-                            "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0}
-        secs = [r["models"][v]["train_seconds"] for r in reports]
-        rows[v]["train_seconds"] = {"values": secs, "mean": float(np.mean(secs))}
-        rows[v]["best_epoch"] = [r["models"][v].get("best_epoch") for r in reports]
-    diffs = {}
-    for a, b, what in PAIRS:
-        if a in rows and b in rows:
-            diffs[what] = {}
-            for col, _, _ in METRICS:
-                d = np.array(rows[a][col]["values"]) - np.array(rows[b][col]["values"])
-                diffs[what][col] = {"values": d.tolist(), "mean": float(np.mean(d)),
-                                    "sd": float(np.std(d, ddof=1)) if len(d) > 1 else 0.0}
+    summary = summarise_seeds(reports, list(METRICS), list(ROW_LABELS), list(PAIRS), time_protocol="loo")
     first = reports[0]
+    loo = first["protocols"]["loo"]
     return {"dataset": first["dataset"], "preset": first["preset"], "mode": first.get("mode", "cached"),
-            "text_encoder": first["text_encoder"], "poster_encoder": first["poster_encoder"], "seeds": seeds,
-            "split": first["split"], "rows": rows, "paired_differences": diffs}
+            "text_encoder": first["text_encoder"], "poster_encoder": first["poster_encoder"],
+            "split": {k: loo[k] for k in ("n_users", "n_items", "n_train", "n_test")}, **summary}
 
 
 def markdown(summary: dict) -> str:
     """The mean ± sd table beside the paper's Table III, then the paired differences."""
-    def cell(stat):
-        return f"{stat['mean']:.3f} ± {stat['sd']:.3f}"
-
     cols = [c for c, _, _ in METRICS]
     rows = []
     for v, stats in summary["rows"].items():

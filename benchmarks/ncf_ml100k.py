@@ -32,7 +32,8 @@ from hncf.generators.ncf import PointwiseNegativeSampler  # noqa: E402
 from hncf.data import load_movielens, sample_negatives, user_item_csr  # noqa: E402
 from hncf.data.schema import ITEM, USER  # noqa: E402
 from hncf.evaluation import evaluate_full_ranking, write_json  # noqa: E402
-from hncf.experiments.ncf import PRESETS, _fit_one, prepare_chrono  # noqa: E402
+from hncf.experiments.ncf import PRESETS, evaluate_protocol, fit_row  # noqa: E402
+from hncf.pipeline import prepare_chrono  # noqa: E402
 from hncf.models.ncf import build_neumf  # noqa: E402
 from hncf.training import TrainConfig, make_score_fn, train_pointwise  # noqa: E402
 
@@ -85,14 +86,13 @@ def bench_hncf_quality(split, seed: int, extra_seeds: int) -> dict:
     The hncf row is repeated over ``extra_seeds`` more seeds (one seed is within noise of another).
     """
     rows = {}
-    for spec in PRESETS["default"]["chrono"]:
+    for spec in PRESETS["default"].chrono:
         seeds = [seed] if spec.label != "NeuMF (hncf)" else [seed + k for k in range(1 + extra_seeds)]
         runs = []
         for s in seeds:
-            score_fn, record = _fit_one(spec, split, s, None, False, {}, 0)
+            score_fn, record = fit_row(spec, split, s, None, False, {}, 0)
             t = time.perf_counter()
-            m = evaluate_full_ranking(score_fn, split.full_train[USER].to_numpy(),
-                                      split.full_train[ITEM].to_numpy(), split.test, len(split.items), k=10)
+            m = evaluate_protocol("chrono", score_fn, split)
             runs.append({"seed": s, "train_seconds": record["train_seconds"], "epochs": record["epochs"],
                          "best_epoch": record.get("best_epoch"), "eval_seconds": time.perf_counter() - t,
                          "examples_per_second": record["examples_per_second"], **{k: m[k] for k in METRICS}})

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from hncf.data import load_movielens, sample_test_negatives, user_item_csr
+from hncf.data import load_movielens, sample_test_negatives
 from hncf.data.movie_text import build_movie_texts, filter_tags, load_tags, training_tag_cutoff
 from hncf.data.posters import PosterIndex, load_posters, poster_bytes_hash, poster_coverage
 from hncf.data.schema import ITEM, USER
@@ -49,10 +49,9 @@ from hncf.evaluation import (
 )
 from hncf.evaluation.metrics import hr_ndcg_from_ranks
 from hncf.experiments.hncf_paths import MODES, CachedPath, EndToEndPath, ItemFeatures
-from hncf.experiments.ncf import PreparedSplit, prepare_loo
-from hncf.experiments.outputs import log, write_outputs
 from hncf.models.hncf import HNCFConfig
-from hncf.training import TrainConfig, train_pointwise
+from hncf.pipeline import PreparedSplit, log, prepare_loo, select_then_refit, write_outputs
+from hncf.training import TrainConfig, compile_pointwise
 
 # Table III of the paper (ML-20M sample; "HR@10 on 799 users", protocol unstated).
 PAPER_TABLE3 = {"ncf": {"recall": 0.449, "hr@10": 0.161}, "bert_ncf": {"recall": 0.689, "hr@10": 0.422},
@@ -175,40 +174,31 @@ def prepare_item_features(data, split: PreparedSplit, tags, text_encoder: str | 
     return feats
 
 
-def _train_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ckpt_root: Path | None,
-                   resume: bool, verbose):
-    """Select the epoch on validation, refit on all training data; returns (score_fn, record).
+def fit_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ckpt_root: Path | None,
+                resume: bool, verbose, run_config: dict | None = None):
+    """Train one row through the shared select-then-refit stage; returns (score_fn, record).
 
     ``path`` (:class:`CachedPath` or :class:`EndToEndPath`) builds the row's model and sampler and
     says how it is scored, in validation and in the final evaluation alike.
     """
-    exclude = user_item_csr(split.full_train[USER], split.full_train[ITEM], len(split.users), len(split.items))
+    exclude = split.train_csr()
     agreement = []
 
-    def stage(train: pd.DataFrame, cfg: TrainConfig, validation, tag):
+    def build(stage: str):
+        train = split.train if stage == "selection" else split.full_train
+        cfg = preset.train
         model = path.build(seed)
         sampler = path.sampler(train[USER].to_numpy(), train[ITEM].to_numpy(), cfg.n_neg, cfg.batch_size, seed,
                                exclude)
         if isinstance(path, EndToEndPath) and not agreement:
             agreement.append(path.check_agreement(model, sampler[0][0]))
-        ckpt = None if ckpt_root is None else ckpt_root / path.mode / path.variant / tag
-        return train_pointwise(model, sampler, cfg, validation, checkpoint_dir=ckpt, resume=resume, verbose=verbose)
+        return compile_pointwise(model, cfg), sampler
 
-    record = {"variant": path.variant, "mode": path.mode, "config": dataclasses.asdict(preset.train),
-              "model": preset.model.to_dict()}
-    if preset.validate:
-        val = dataclasses.replace(split.validation, score_fn_factory=path.score_fn)
-        _, sel = stage(split.train, preset.train, val, "selection")
-        refit_cfg = dataclasses.replace(preset.train, epochs=sel.best_epoch, patience=None)
-        model, fin = stage(split.full_train, refit_cfg, None, "refit")
-        record.update(best_epoch=sel.best_epoch, epochs=sel.epochs_run, history=sel.history,
-                      selection_seconds=sel.train_seconds, refit_seconds=fin.train_seconds,
-                      train_seconds=sel.train_seconds + fin.train_seconds,
-                      examples_per_second=fin.examples_per_second)
-    else:
-        model, fin = stage(split.full_train, preset.train, None, "final")
-        record.update(epochs=fin.epochs_run, history=fin.history, train_seconds=fin.train_seconds,
-                      examples_per_second=fin.examples_per_second)
+    validation = dataclasses.replace(split.validation, score_fn_factory=path.score_fn) if preset.validate else None
+    ckpt = None if ckpt_root is None else ckpt_root / path.mode / path.variant
+    model, record = select_then_refit(build, preset.train, validation, checkpoint_dir=ckpt, resume=resume,
+                                      verbose=verbose, run_config=run_config)
+    record.update(variant=path.variant, mode=path.mode, model=preset.model.to_dict())
     if agreement:
         record["end_to_end_vs_twin_max_abs_diff"] = agreement[0]
     return path.score_fn(model), record
@@ -285,87 +275,157 @@ def evaluate_variant(score_fn, split: PreparedSplit, feats: ItemFeatures, full_r
     return out
 
 
-def run_hncf(dataset: str = "ml-latest-small", data_dir=None, posters=None, text_encoder: str | None = None,
-             text_pooling: str = "cls", image_weights="imagenet", preset: str = "default", epochs: int | None = None,
-             out_dir="runs/hncf", seed: int = 0, variants=None, full_ranking: bool = True, cache_dir=None,
-             resume: bool = False, progress: bool = True, data=None, tags: pd.DataFrame | None = None,
-             mode: str = "cached", fine_tune_text: bool = False, learning_rate: float | None = None) -> dict:
+@dataclass
+class HNCFRun:
+    """One ``reproduce hncf`` run: what the CLI flags (or a notebook's parameters cell) set.
+
+    ``text_encoder``: keras-hub preset name, local directory or ``tfhub:<handle>`` (the paper's
+    ``bert_base_en_uncased`` by default). ``posters``: a folder of ``<movieId>.jpg``; without it the
+    poster rows are skipped. ``image_weights``: ``imagenet``, ``none`` or a file. ``mode``:
+    ``"cached"`` (train on the cached item vectors) or ``"end-to-end"`` (text and posters through
+    the encoders every batch, as the paper; ``fine_tune_text`` trains BERT too, best with a small
+    ``learning_rate`` such as 2e-5). ``variants`` defaults to every row the mode can train.
+    """
+
+    dataset: str = "ml-latest-small"
+    data_dir: str | None = None
+    posters: str | None = None
+    text_encoder: str | None = None
+    text_pooling: str = "cls"
+    image_weights: str = "imagenet"
+    preset: str = "default"
+    epochs: int | None = None
+    out_dir: str = "runs/hncf"
+    seed: int = 0
+    variants: tuple[str, ...] | None = None
+    full_ranking: bool = True
+    cache_dir: str | None = None
+    resume: bool = False
+    progress: bool = True
+    mode: str = "cached"
+    fine_tune_text: bool = False
+    learning_rate: float | None = None
+
+    def check(self) -> None:
+        """Refuse bad settings before any work."""
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; known: {', '.join(PRESETS)}")
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; known: {', '.join(MODES)}")
+        if self.fine_tune_text and self.mode != "end-to-end":
+            raise ValueError("fine-tuning the text encoder needs --mode end-to-end (cached vectors are frozen)")
+        unknown = set(self.variants or ()) - set(ROW_LABELS)
+        if unknown:
+            raise ValueError(f"unknown variant(s) {sorted(unknown)}; known: {', '.join(ROW_LABELS)}")
+        for name in ("epochs", "learning_rate"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+
+    def rows(self) -> tuple[str, ...]:
+        """The rows this run trains (poster rows only with posters)."""
+        rows = self.variants or tuple(v for v in ROW_LABELS if self.mode == "cached" or v != "hncf_flag_only")
+        return tuple(v for v in rows if self.posters or v not in ("hncf", "hncf_flag_only"))
+
+    def preset_config(self) -> HNCFPreset:
+        """The preset with this run's overrides applied."""
+        cfg = PRESETS[self.preset]
+        if self.epochs:
+            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=self.epochs))
+        if self.learning_rate:
+            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, learning_rate=self.learning_rate))
+        return cfg
+
+    def fingerprint(self) -> dict:
+        """What a checkpoint must have been written under for ``resume`` to continue it."""
+        return {"system": "hncf", "dataset": self.dataset, "preset": self.preset, "seed": self.seed,
+                "epochs": self.epochs, "learning_rate": self.learning_rate, "mode": self.mode,
+                "fine_tune_text": self.fine_tune_text, "text_encoder": self.text_encoder,
+                "text_pooling": self.text_pooling, "image_weights": str(self.image_weights)}
+
+
+PROTOCOLS = {
+    "loo": "leave-one-out (latest interaction) vs 99 sampled negatives; ties count against the positive",
+    "loo_cold_items": f"leave-one-out, test items with fewer than {COLD_ITEM_THRESHOLD} training interactions",
+    "loo_poster_items": "leave-one-out, users whose test item has a poster, 99 negatives drawn among poster items",
+    "classification": "each test positive + 1 sampled negative, threshold 0.5 (the paper's 'Recall')",
+    "full_ranking": "every item unseen in training ranked, top-10",
+}
+_VIEW_OF = {"loo": "sampled", "loo_cold_items": "sampled_cold_items", "loo_poster_items": "sampled_poster_items",
+            "classification": "classification", "full_ranking": "full_ranking"}
+
+
+def run_hncf(run: HNCFRun | None = None, data=None, tags: pd.DataFrame | None = None, **settings) -> dict:
     """Run the HNCF ablation and write ``metrics.json``, ``results.md`` and ``training_curves.png``.
 
-    ``text_encoder``: keras-hub preset name, local directory or ``tfhub:<handle>``
-    (default ``bert_base_en_uncased``, the paper's). ``posters``: a folder of ``<movieId>.jpg``;
-    without it the poster rows are skipped. ``image_weights``: ``imagenet``, ``none`` or a file.
-    ``mode``: ``"cached"`` (train on the cached item vectors) or ``"end-to-end"`` (text and
-    posters through the encoders every batch, as the paper; ``fine_tune_text`` trains BERT too,
-    best with a small ``learning_rate`` such as 2e-5). ``variants`` defaults to every row the
-    mode can train. ``data`` (a :class:`~hncf.data.MovieLensData`) and ``tags`` bypass the loaders.
+    Give an :class:`HNCFRun` or its fields as keywords. ``data`` (a
+    :class:`~hncf.data.MovieLensData`) and ``tags`` bypass the loaders.
     """
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
-    if fine_tune_text and mode != "end-to-end":
-        raise ValueError("fine-tuning the text encoder needs --mode end-to-end (cached vectors are frozen)")
-    if variants is None:
-        variants = tuple(v for v in ROW_LABELS if mode == "cached" or v != "hncf_flag_only")
-    unknown = set(variants) - set(ROW_LABELS)
-    if unknown:
-        raise ValueError(f"unknown variant(s) {sorted(unknown)}; known: {', '.join(ROW_LABELS)}")
-    cfg = PRESETS[preset]
-    if epochs:
-        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
-    if learning_rate:
-        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, learning_rate=learning_rate))
-    if not posters:
-        variants = tuple(v for v in variants if v not in ("hncf", "hncf_flag_only"))
-    out = Path(out_dir)
+    run = dataclasses.replace(run or HNCFRun(), **settings)
+    run.check()
+    cfg, variants = run.preset_config(), run.rows()
+    out = Path(run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    progress = run.progress
     verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
     t_start = time.perf_counter()
     if data is None:
-        log(f"loading {dataset}", progress)
-        data = load_movielens(dataset, data_dir=data_dir, progress=progress)
+        log(f"loading {run.dataset}", progress)
+        data = load_movielens(run.dataset, data_dir=run.data_dir, progress=progress)
     if tags is None and data.source is not None and (Path(data.source) / "tags.csv").exists():
         tags = load_tags(Path(data.source) / "tags.csv")
-    split = prepare_loo(data.interactions, seed, out / f"test_negatives_{dataset}_seed{seed}.npz")
+    split = prepare_loo(data.interactions, run.seed, out / f"test_negatives_{run.dataset}_seed{run.seed}.npz")
     log("building item features (cached per encoder and content)", progress)
     t0 = time.perf_counter()
-    feats = prepare_item_features(data, split, tags, text_encoder or "bert_base_en_uncased", text_pooling,
-                                  posters, image_weights, cfg.image_size, cache_dir, progress)
+    feats = prepare_item_features(data, split, tags, run.text_encoder or "bert_base_en_uncased", run.text_pooling,
+                                  run.posters, run.image_weights, cfg.image_size, run.cache_dir, progress)
     features_seconds = time.perf_counter() - t0
     if feats.poster_report:
         log(f"posters: {feats.poster_report}", progress)
     # Built before any training, so a mode the encoder cannot serve fails at once.
-    paths = {v: training_path(v, mode, split, feats, cfg, posters, image_weights, fine_tune_text, progress)
-             for v in variants}
-    rows, curves = {}, {}
-    for variant in variants:
-        log(f"training {ROW_LABELS[variant]}", progress)
-        score_fn, record = _train_variant(paths[variant], split, cfg, seed, out / "checkpoints", resume, verbose)
+    paths = {v: training_path(v, run.mode, split, feats, cfg, run.posters, run.image_weights, run.fine_tune_text,
+                              progress) for v in variants}
+    protocols = {name: {"protocol": text, **split.sizes, "models": {}} for name, text in PROTOCOLS.items()}
+    curves = {}
+    for k, variant in enumerate(variants, 1):
+        log(f"training {ROW_LABELS[variant]} (row {k} of {len(variants)}, {time.perf_counter() - t_start:.0f} s "
+            "elapsed)", progress)
+        score_fn, record = fit_variant(paths[variant], split, cfg, run.seed, out / "checkpoints", run.resume, verbose,
+                                       {**run.fingerprint(), "row": variant})
         t0 = time.perf_counter()
-        record["metrics"] = evaluate_variant(score_fn, split, feats, full_ranking, seed)
+        views = evaluate_variant(score_fn, split, feats, run.full_ranking, run.seed)
         record["eval_seconds"] = time.perf_counter() - t0
-        rows[variant] = record
+        protocols["loo"]["models"][variant] = {"metrics": views["sampled"], **record}
+        for name, view in _VIEW_OF.items():
+            if name != "loo" and view in views:
+                protocols[name]["models"][variant] = {"metrics": views[view], "trained": "as in loo"}
         curves[ROW_LABELS[variant]] = record.get("history", {})
-        s = record["metrics"]["sampled"]
+        s = views["sampled"]
         log(f"  {ROW_LABELS[variant]}: HR@10 {s['hr@10']:.4f}, NDCG@10 {s['ndcg@10']:.4f}, "
-             f"recall {record['metrics']['classification']['recall']:.4f}", progress)
+            f"recall {views['classification']['recall']:.4f}", progress)
+    protocols["loo"]["paper"] = {v: {"hr@10": p["hr@10"]} for v, p in PAPER_TABLE3.items()}
+    protocols["classification"]["paper"] = {v: {"recall": p["recall"]} for v, p in PAPER_TABLE3.items()}
     report = {
-        "system": "hncf", "dataset": dataset, "preset": preset, "seed": seed, "mode": mode,
-        "fine_tune_text": fine_tune_text, "learning_rate": cfg.train.learning_rate,
-        "protocol": "leave-one-out (latest interaction) vs 99 sampled negatives; classification on each test "
-                    "positive + 1 sampled negative at 0.5; full ranking over items unseen in training",
-        "split": {"n_users": len(split.users), "n_items": len(split.items), "n_train": len(split.full_train),
-                  "n_test": len(split.test)},
+        "system": "hncf", "dataset": run.dataset, "preset": run.preset, "seed": run.seed,
+        "run": dataclasses.asdict(run), "mode": run.mode, "fine_tune_text": run.fine_tune_text,
+        "learning_rate": cfg.train.learning_rate,
         "text_encoder": feats.text_encoder, "poster_encoder": feats.poster_encoder,
-        "image_weights": str(image_weights), "posters": feats.poster_report,
+        "image_weights": str(run.image_weights), "posters": feats.poster_report,
         "poster_share": {
             "test_items": float(feats.poster_mask[split.test[ITEM].to_numpy()].mean()),
             "test_negatives": float(feats.poster_mask[split.test_negatives].mean()),
         } if feats.poster_mask is not None else None,
-        "features_seconds": features_seconds, "paper_table3": PAPER_TABLE3, "models": rows,
+        "features_seconds": features_seconds,
+        "protocols": {name: p for name, p in protocols.items() if p["models"]},
     }
-    return write_outputs(out, report, results_markdown(report), curves, f"HNCF ablation on {dataset} (seed {seed})", t_start, progress)
+    return write_outputs(out, report, results_markdown(report), curves,
+                         f"HNCF ablation on {run.dataset} (seed {run.seed})", t_start, progress)
+
+
+def row_views(report: dict, variant: str) -> dict:
+    """A row's metrics under every protocol of the report: ``{protocol: metrics}``."""
+    return {name: p["models"][variant]["metrics"] for name, p in report["protocols"].items()
+            if variant in p["models"]}
 
 
 def results_markdown(report: dict) -> str:
@@ -374,16 +434,17 @@ def results_markdown(report: dict) -> str:
              f"Text encoder `{report['text_encoder']}`; poster encoder `{report['poster_encoder']}` "
              f"(weights {report['image_weights']}).\n"]
     rows = []
-    for variant, r in report["models"].items():
-        m = r["metrics"]
-        paper = report["paper_table3"].get(variant, {})
+    loo = report["protocols"]["loo"]
+    for variant, r in loo["models"].items():
+        m = row_views(report, variant)
+        paper = PAPER_TABLE3.get(variant, {})
         rows.append({
             "model": ROW_LABELS[variant], "paper recall": paper.get("recall"), "recall": m["classification"]["recall"],
             "AUC": m["classification"]["auc"], "paper HR@10": paper.get("hr@10"),
-            "HR@10 (1+99)": m["sampled"]["hr@10"], "NDCG@10 (1+99)": m["sampled"]["ndcg@10"],
+            "HR@10 (1+99)": m["loo"]["hr@10"], "NDCG@10 (1+99)": m["loo"]["ndcg@10"],
             "HR@10 full": m.get("full_ranking", {}).get("hr@10"),
-            "HR@10 cold items": m.get("sampled_cold_items", {}).get("hr@10"),
-            "HR@10 poster items": m.get("sampled_poster_items", {}).get("hr@10"),
+            "HR@10 cold items": m.get("loo_cold_items", {}).get("hr@10"),
+            "HR@10 poster items": m.get("loo_poster_items", {}).get("hr@10"),
             "train s": f"{r['train_seconds']:.1f}"})
     cols = ["model", "paper recall", "recall", "AUC", "paper HR@10", "HR@10 (1+99)", "NDCG@10 (1+99)", "HR@10 full",
             "HR@10 cold items", "HR@10 poster items", "train s"]

@@ -20,37 +20,21 @@ many epochs.
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
-import numpy as np
 import pandas as pd
 
-from hncf.generators.ncf import PointwiseNegativeSampler
-from hncf.data import (
-    IdMap,
-    encode_interactions,
-    load_movielens,
-    load_test_negatives,
-    sample_test_negatives,
-    save_test_negatives,
-    user_item_csr,
-)
+from hncf.data import load_movielens
 from hncf.data.schema import ITEM, USER
-from hncf.data.splits import chrono_ratio_split, filter_to_train, leave_one_out_split
-from hncf.evaluation import (
-    comparison_table,
-    evaluate_full_ranking,
-    evaluate_sampled,
-    markdown_table,
-)
-from hncf.experiments.outputs import log, write_outputs
+from hncf.evaluation import comparison_table, evaluate_full_ranking, evaluate_sampled, markdown_table
+from hncf.generators import PointwiseNegativeSampler
 from hncf.models.ncf import BUILDERS, PopularityModel, load_pretrained_neumf
-from hncf.training import TrainConfig, ValidationSet, make_score_fn, train_pointwise
+from hncf.pipeline import PreparedSplit, log, prepare_chrono, prepare_loo, select_then_refit, write_outputs
+from hncf.training import TrainConfig, compile_pointwise, make_score_fn
 
 # The paper's Table I (NeuMF, ML-100K, chrono 75/25, top-10).
 PAPER_CHRONO = {"map": 0.045272, "ndcg@10": 0.193614, "precision@10": 0.175822, "recall@10": 0.099722}
@@ -92,238 +76,214 @@ def _fast(epochs: int, patience: int | None) -> TrainConfig:
 CHRONO_EPOCHS = 15
 
 
-PRESETS = {
-    "paper": {"chrono": [_paper_neumf(100)], "loo_epochs": 20, "loo_batch": 256, "loo_lr": 1e-3,
-              "loo_patience": None, "loo_validate": False},
-    "default": {"chrono": [_paper_neumf(100),
-                           ModelSpec("NeuMF (hncf)", "neumf", {"n_factors": 4, "layers": (16, 8, 4)},
-                                     _fast(CHRONO_EPOCHS, None), validate=False)],
-                "loo_epochs": 40, "loo_batch": 2048, "loo_lr": 4e-3, "loo_patience": 4, "loo_validate": True},
-    "tiny": {"chrono": [ModelSpec("NeuMF (paper settings)", "neumf", {"n_factors": 4, "layers": (8, 4)},
-                                  TrainConfig(epochs=2, batch_size=256), validate=False),
-                        ModelSpec("NeuMF (hncf)", "neumf", {"n_factors": 4, "layers": (8, 4)},
-                                  TrainConfig(epochs=3, batch_size=512, learning_rate=4e-3, patience=2))],
-             "loo_epochs": 2, "loo_batch": 512, "loo_lr": 4e-3, "loo_patience": 2, "loo_validate": True,
-             "loo_sizes": {"gmf": {"n_factors": 4}, "mlp": {"layers": (16, 8)},
-                           "neumf": {"n_factors": 4, "layers": (16, 8)}, "mf": {"n_factors": 8}}},
-}
 # He et al.'s ML settings: 8 predictive factors, MLP 64-32-16-8 (the last layer has 8 factors).
-LOO_SIZES = {"gmf": {"n_factors": 8}, "mlp": {"layers": (64, 32, 16, 8)},
-             "neumf": {"n_factors": 8, "layers": (64, 32, 16, 8)}, "mf": {"n_factors": 32}}
+HE_SIZES = {"gmf": {"n_factors": 8}, "mlp": {"layers": (64, 32, 16, 8)},
+            "neumf": {"n_factors": 8, "layers": (64, 32, 16, 8)}, "mf": {"n_factors": 32}}
 
 
-def _loo_specs(preset: dict, epochs: int | None) -> list[ModelSpec]:
-    sizes = preset.get("loo_sizes", LOO_SIZES)
-    cfg = TrainConfig(epochs=epochs or preset["loo_epochs"], batch_size=preset["loo_batch"],
-                      learning_rate=preset["loo_lr"], patience=preset["loo_patience"])
+@dataclass(frozen=True)
+class NCFPreset:
+    """Everything a preset fixes: the chrono rows, and how the leave-one-out family trains."""
+
+    chrono: tuple[ModelSpec, ...]
+    loo_train: TrainConfig
+    loo_validate: bool = True
+    loo_sizes: dict = field(default_factory=lambda: HE_SIZES)
+
+
+PRESETS = {
+    "paper": NCFPreset(chrono=(_paper_neumf(100),), loo_train=TrainConfig(epochs=20, batch_size=256, learning_rate=1e-3),
+                       loo_validate=False),
+    "default": NCFPreset(
+        chrono=(_paper_neumf(100), ModelSpec("NeuMF (hncf)", "neumf", {"n_factors": 4, "layers": (16, 8, 4)},
+                                             _fast(CHRONO_EPOCHS, None), validate=False)),
+        loo_train=TrainConfig(epochs=40, batch_size=2048, learning_rate=4e-3, patience=4)),
+    "tiny": NCFPreset(
+        chrono=(ModelSpec("NeuMF (paper settings)", "neumf", {"n_factors": 4, "layers": (8, 4)},
+                          TrainConfig(epochs=2, batch_size=256), validate=False),
+                ModelSpec("NeuMF (hncf)", "neumf", {"n_factors": 4, "layers": (8, 4)},
+                          TrainConfig(epochs=3, batch_size=512, learning_rate=4e-3, patience=2))),
+        loo_train=TrainConfig(epochs=2, batch_size=512, learning_rate=4e-3, patience=2),
+        loo_sizes={"gmf": {"n_factors": 4}, "mlp": {"layers": (16, 8)}, "neumf": {"n_factors": 4, "layers": (16, 8)},
+                   "mf": {"n_factors": 8}}),
+}
+
+
+def _loo_specs(preset: NCFPreset, epochs: int | None) -> list[ModelSpec]:
+    sizes = preset.loo_sizes
+    cfg = preset.loo_train if not epochs else dataclasses.replace(preset.loo_train, epochs=epochs)
     specs = [ModelSpec("Popularity", "popularity")]
     for kind, label in (("gmf", "GMF"), ("mlp", "MLP"), ("neumf", "NeuMF"), ("mf", "MF (dot product + biases)")):
-        specs.append(ModelSpec(label, kind, dict(sizes[kind]), cfg, preset["loo_validate"]))
+        specs.append(ModelSpec(label, kind, dict(sizes[kind]), cfg, preset.loo_validate))
     # He et al. fine-tune the pretrained NeuMF with plain SGD (Adam's moments are not carried over); we keep
     # Adam, with fresh moments, at a tenth of the learning rate so fine-tuning starts gently.
     specs.append(ModelSpec("NeuMF (GMF+MLP pretrained)", "neumf_pretrained", dict(sizes["neumf"]),
-                           dataclasses.replace(cfg, learning_rate=cfg.learning_rate / 10), preset["loo_validate"]))
+                           dataclasses.replace(cfg, learning_rate=cfg.learning_rate / 10), preset.loo_validate))
     return specs
 
 
-@dataclass
-class PreparedSplit:
-    """Encoded train/test (+ validation) of one protocol."""
+def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: Path | None, resume: bool,
+            trained: dict, verbose, run_config: dict | None = None) -> tuple[object, dict]:
+    """Train one row of the NCF family through the shared select-then-refit stage; return (score_fn, record).
 
-    users: IdMap
-    items: IdMap
-    train: pd.DataFrame  # what the models fit on (validation rows removed when validating)
-    full_train: pd.DataFrame  # every training interaction: what evaluation masks
-    test: pd.DataFrame
-    validation: ValidationSet | None
-    test_negatives: np.ndarray | None = None
-    all_interactions: object = None  # CSR of every train and test interaction (what negatives avoid)
-
-
-def _encode_split(train: pd.DataFrame, test: pd.DataFrame):
-    """Drop test rows unseen in train, map ids to indices from train, and index every known interaction."""
-    test = filter_to_train(test, train)
-    users, items = IdMap(train[USER], "user"), IdMap(train[ITEM], "item")
-    train, test = encode_interactions(train, users, items), encode_interactions(test, users, items)
-    all_csr = user_item_csr(np.r_[train[USER], test[USER]], np.r_[train[ITEM], test[ITEM]], len(users), len(items))
-    return users, items, train, test, all_csr
-
-
-def _validation(full_train: pd.DataFrame, seed: int, all_csr) -> tuple[pd.DataFrame, ValidationSet]:
-    fit_part, val = leave_one_out_split(full_train)
-    u = val[USER].to_numpy()
-    negatives = sample_test_negatives(all_csr, u, n_neg=99, seed=seed + 1)
-    return fit_part, ValidationSet(u, val[ITEM].to_numpy(), negatives)
-
-
-def prepare_chrono(interactions: pd.DataFrame, seed: int) -> PreparedSplit:
-    """The paper's split: chronological 75/25 per user, test rows filtered to train users and items."""
-    train, test = chrono_ratio_split(interactions, 0.75)
-    users, items, train, test, all_csr = _encode_split(train, test)
-    fit_part, val = _validation(train, seed, all_csr)
-    return PreparedSplit(users, items, fit_part, train, test, val, all_interactions=all_csr)
-
-
-def prepare_loo(interactions: pd.DataFrame, seed: int, negatives_path: Path | None) -> PreparedSplit:
-    """He et al.'s split: latest interaction per user held out, 99 test negatives sampled once and saved."""
-    train, test = leave_one_out_split(interactions)
-    users, items, train, test, all_csr = _encode_split(train, test)
-    test_users = test[USER].to_numpy()
-    negatives = None
-    meta = {"seed": seed, "n_users": len(users), "n_items": len(items), "n_test": len(test)}
-    if negatives_path is not None and negatives_path.exists():
-        saved = load_test_negatives(negatives_path)
-        if saved.meta == meta and np.array_equal(saved.users, test_users):
-            negatives = saved.negatives
-    if negatives is None:
-        negatives = sample_test_negatives(all_csr, test_users, n_neg=99, seed=seed)
-        if negatives_path is not None:
-            save_test_negatives(negatives_path, test_users, negatives, meta)
-    fit_part, val = _validation(train, seed, all_csr)
-    return PreparedSplit(users, items, fit_part, train, test, val, negatives, all_csr)
-
-
-def _train_stage(spec: ModelSpec, split: PreparedSplit, train: pd.DataFrame, config: TrainConfig, validation,
-                 seed: int, ckpt: Path | None, resume: bool, init: dict | None, verbose):
-    """Build ``spec``'s model with ``seed`` and train it on ``train``; returns (model, TrainResult, sampler)."""
-    n_users, n_items = len(split.users), len(split.items)
-    keras.utils.set_random_seed(seed)
-    kind = "neumf" if spec.kind == "neumf_pretrained" else spec.kind
-    model = BUILDERS[kind](n_users, n_items, seed=seed, **spec.sizes)
-    if spec.kind == "neumf_pretrained":
-        if not init or "gmf" not in init or "mlp" not in init:
-            raise ValueError("NeuMF pretraining needs the GMF and MLP rows trained first")
-        load_pretrained_neumf(model, init["gmf"], init["mlp"])
-    sampler = PointwiseNegativeSampler(train[USER].to_numpy(), train[ITEM].to_numpy(), n_users, n_items,
-                                       n_neg=config.n_neg, batch_size=config.batch_size, seed=seed,
-                                       exclude=user_item_csr(split.full_train[USER], split.full_train[ITEM],
-                                                             n_users, n_items))
-    model, result = train_pointwise(model, sampler, config, validation, checkpoint_dir=ckpt, resume=resume,
-                                    verbose=verbose)
-    return model, result, sampler
-
-
-def _fit_one(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: Path | None, resume: bool,
-             trained: dict, verbose) -> tuple[object, dict]:
-    """Train one spec; return (score_fn, record with timings and history).
-
-    Validated specs train twice: on the training data minus validation, picking the best epoch by
-    validation HR@10, then (``refit``) from scratch on all training data for that many epochs, so the
-    most recent interactions, which the validation split holds out, are not lost to the final model.
-    ``trained`` collects GMF and MLP models per stage for NeuMF pretraining.
+    ``trained`` collects the GMF and MLP models of each stage for NeuMF pretraining, so the
+    pretrained row must come after them.
     """
     if spec.kind == "popularity":
         t0 = time.perf_counter()
         model = PopularityModel(len(split.items)).fit(split.full_train[ITEM].to_numpy())
         return model.score, {"train_seconds": time.perf_counter() - t0, "epochs": 0}
-    ckpt = None if checkpoint_root is None else checkpoint_root / spec.label.replace(" ", "_").replace("/", "-")
-    stage = "selection" if spec.validate else "final"
-    train = split.train if spec.validate else split.full_train
-    model, result, sampler = _train_stage(spec, split, train, spec.train, split.validation if spec.validate else None,
-                                          seed, ckpt, resume, trained.get(stage), verbose)
-    record = {
-        "epochs": result.epochs_run, "best_epoch": result.best_epoch, "history": result.history,
-        "selection_seconds": result.train_seconds if spec.validate else None,
-        "examples_per_second": result.examples_per_second, "rows_per_epoch": sampler.rows_per_epoch,
-        "config": dataclasses.asdict(spec.train), "validated": spec.validate, "refit": spec.validate and spec.refit,
-        "sizes": {k: list(v) if isinstance(v, tuple) else v for k, v in spec.sizes.items()},
-    }
-    seconds = result.train_seconds
-    if spec.kind in ("gmf", "mlp"):
-        trained.setdefault(stage, {})[spec.kind] = model
-    if spec.validate and spec.refit:
-        refit_cfg = dataclasses.replace(spec.train, epochs=result.best_epoch, patience=None)
-        model, refit, _ = _train_stage(spec, split, split.full_train, refit_cfg, None, seed,
-                                       None if ckpt is None else ckpt / "refit", resume, trained.get("final"),
-                                       verbose)
-        seconds += refit.train_seconds
-        record["refit_seconds"] = refit.train_seconds
+    n_users, n_items = len(split.users), len(split.items)
+    exclude = split.train_csr()
+    kind = "neumf" if spec.kind == "neumf_pretrained" else spec.kind
+
+    def build(stage: str):
+        train = split.train if stage == "selection" else split.full_train
+        cfg = spec.train
+        keras.utils.set_random_seed(seed)
+        model = BUILDERS[kind](n_users, n_items, seed=seed, **spec.sizes)
+        if spec.kind == "neumf_pretrained":
+            init = trained.get(stage, {})
+            if "gmf" not in init or "mlp" not in init:
+                raise ValueError("NeuMF pretraining needs the GMF and MLP rows trained first")
+            load_pretrained_neumf(model, init["gmf"], init["mlp"])
+        sampler = PointwiseNegativeSampler(train[USER].to_numpy(), train[ITEM].to_numpy(), n_users, n_items,
+                                           n_neg=cfg.n_neg, batch_size=cfg.batch_size, seed=seed, exclude=exclude)
+        return compile_pointwise(model, cfg), sampler
+
+    def keep(stage: str, model):
         if spec.kind in ("gmf", "mlp"):
-            trained.setdefault("final", {})[spec.kind] = model
-    record["train_seconds"] = seconds
+            trained.setdefault(stage, {})[spec.kind] = model
+
+    ckpt = None if checkpoint_root is None else checkpoint_root / spec.label.replace(" ", "_").replace("/", "-")
+    model, record = select_then_refit(build, spec.train, split.validation if spec.validate else None,
+                                      refit=spec.refit, checkpoint_dir=ckpt, resume=resume, verbose=verbose,
+                                      run_config=run_config, on_trained=keep)
+    record["sizes"] = {k: list(v) if isinstance(v, tuple) else v for k, v in spec.sizes.items()}
     return make_score_fn(model), record
 
 
-def run_ncf(dataset: str = "ml-100k", data_dir=None, preset: str = "default", epochs: int | None = None,
-            out_dir="runs/ncf", seed: int = 0, protocols=("chrono", "loo"), resume: bool = False,
-            progress: bool = True, interactions: pd.DataFrame | None = None) -> dict:
+@dataclass
+class NCFRun:
+    """One ``reproduce ncf`` run: what the CLI flags (or a notebook's parameters cell) set."""
+
+    dataset: str = "ml-100k"
+    data_dir: str | None = None
+    preset: str = "default"
+    epochs: int | None = None
+    out_dir: str = "runs/ncf"
+    seed: int = 0
+    protocols: tuple[str, ...] = ("chrono", "loo")
+    resume: bool = False
+    progress: bool = True
+
+    def check(self) -> None:
+        """Refuse bad settings before any work."""
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; known: {', '.join(PRESETS)}")
+        unknown = set(self.protocols) - {"chrono", "loo"}
+        if unknown or not self.protocols:
+            raise ValueError(f"unknown protocol(s) {sorted(unknown)}; known: chrono, loo")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+
+    def fingerprint(self) -> dict:
+        """What a checkpoint must have been written under for ``resume`` to continue it."""
+        return {"system": "ncf", "dataset": self.dataset, "preset": self.preset, "epochs": self.epochs,
+                "seed": self.seed}
+
+
+def run_ncf(run: NCFRun | None = None, interactions: pd.DataFrame | None = None, **settings) -> dict:
     """Run the NCF reproduction and write ``metrics.json``, ``results.md`` and ``training_curves.png``.
 
+    Give an :class:`NCFRun`, or its fields as keywords (``run_ncf(dataset="ml-1m", seed=1)``).
     ``epochs`` overrides every trained row's epoch budget (validated rows still stop early).
     ``interactions`` bypasses the loader (tests and notebooks on synthetic data).
-    Returns the metrics dict that is written to ``metrics.json``.
+    Returns the report that is written to ``metrics.json``.
     """
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
-    unknown = set(protocols) - {"chrono", "loo"}
-    if unknown:
-        raise ValueError(f"unknown protocol(s) {sorted(unknown)}; known: chrono, loo")
-    out = Path(out_dir)
+    run = dataclasses.replace(run or NCFRun(), **settings)
+    run.check()
+    out = Path(run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ckpt_root = out / "checkpoints"
     # Per-batch bars turn into walls of text in logs and notebooks' captured output.
-    verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
+    verbose = (1 if sys.stdout.isatty() else 2) if run.progress else 0
     t_start = time.perf_counter()
     if interactions is None:
-        log(f"loading {dataset}", progress)
-        interactions = load_movielens(dataset, data_dir=data_dir, progress=progress).interactions
-    cfg = PRESETS[preset]
-    report = {"system": "ncf", "dataset": dataset, "preset": preset, "seed": seed, "protocols": {}}
+        log(f"loading {run.dataset}", run.progress)
+        interactions = load_movielens(run.dataset, data_dir=run.data_dir, progress=run.progress).interactions
+    preset = PRESETS[run.preset]
+    report = {"system": "ncf", "dataset": run.dataset, "preset": run.preset, "seed": run.seed,
+              "run": dataclasses.asdict(run), "protocols": {}}
     curves = {}
-
-    if "chrono" in protocols:
-        split = prepare_chrono(interactions, seed)
-        rows = {}
-        specs = [ModelSpec("Popularity", "popularity")] + [
-            dataclasses.replace(s, train=dataclasses.replace(s.train, epochs=epochs)) if epochs else s
-            for s in cfg["chrono"]]
-        for spec in specs:
-            log(f"chrono 75/25: training {spec.label}", progress)
-            score_fn, record = _fit_one(spec, split, seed, ckpt_root / "chrono", resume, {}, verbose)
-            t0 = time.perf_counter()
-            metrics = evaluate_full_ranking(score_fn, split.full_train[USER].to_numpy(),
-                                            split.full_train[ITEM].to_numpy(), split.test, len(split.items), k=10)
-            record["eval_seconds"] = time.perf_counter() - t0
-            rows[spec.label] = {"metrics": metrics, **record}
-            curves[f"chrono/{spec.label}"] = record.get("history", {})
-            log(f"  {spec.label}: " + ", ".join(f"{m} {metrics[m]:.4f}" for m in CHRONO_METRICS), progress)
-        report["protocols"]["chrono"] = {
-            "protocol": "full ranking of all items unseen in training, top-10 (Microsoft Recommenders)",
-            "split": "per-user chronological 75/25 (python_chrono_split), test filtered to train users/items",
-            "validation": "each user's latest training interaction vs 99 sampled negatives (hncf rows only); "
-                          "the selected epoch count is then refit on all training data",
-            "n_train": len(split.full_train), "n_test": len(split.test), "n_users": len(split.users),
-            "n_items": len(split.items), "paper": PAPER_CHRONO, "models": rows,
-        }
-
-    if "loo" in protocols:
-        split = prepare_loo(interactions, seed, out / f"test_negatives_{dataset}_seed{seed}.npz")
+    for protocol in run.protocols:
+        if protocol == "chrono":
+            split = prepare_chrono(interactions, run.seed)
+            specs = [ModelSpec("Popularity", "popularity")] + [
+                dataclasses.replace(s, train=dataclasses.replace(s.train, epochs=run.epochs)) if run.epochs else s
+                for s in preset.chrono]
+        else:
+            split = prepare_loo(interactions, run.seed, out / f"test_negatives_{run.dataset}_seed{run.seed}.npz")
+            specs = _loo_specs(preset, run.epochs)
         rows, trained = {}, {}
-        for spec in _loo_specs(cfg, epochs):
-            log(f"leave-one-out: training {spec.label}", progress)
-            score_fn, record = _fit_one(spec, split, seed, ckpt_root / "loo", resume, trained, verbose)
+        for k, spec in enumerate(specs, 1):
+            log(f"{PROTOCOL_NAMES[protocol]}: training {spec.label} (row {k} of {len(specs)}, "
+                f"{time.perf_counter() - t_start:.0f} s elapsed)", run.progress)
+            score_fn, record = fit_row(spec, split, run.seed, out / "checkpoints" / protocol, run.resume, trained,
+                                       verbose, {**run.fingerprint(), "protocol": protocol, "row": spec.label})
             t0 = time.perf_counter()
-            metrics = evaluate_sampled(score_fn, split.test[USER].to_numpy(), split.test[ITEM].to_numpy(),
-                                       split.test_negatives, ks=(1, 5, 10))
+            metrics = evaluate_protocol(protocol, score_fn, split)
             record["eval_seconds"] = time.perf_counter() - t0
             rows[spec.label] = {"metrics": metrics, **record}
-            curves[f"loo/{spec.label}"] = record.get("history", {})
-            log(f"  {spec.label}: " + ", ".join(f"{m} {metrics[m]:.4f}" for m in LOO_METRICS), progress)
-        report["protocols"]["loo"] = {
-            "protocol": "leave-one-out, latest interaction vs 99 sampled negatives (He et al. 2017); "
-                        "ties count against the positive",
-            "split": "latest interaction per user (ties: last in file order)",
-            "validation": "each user's latest remaining training interaction vs 99 sampled negatives; "
-                          "the selected epoch count is then refit on all training data",
-            "n_train": len(split.full_train), "n_test": len(split.test), "n_users": len(split.users),
-            "n_items": len(split.items), "paper_ml1m_for_orientation": NCF_PAPER_ML1M_LOO, "models": rows,
-        }
+            curves[f"{protocol}/{spec.label}"] = record.get("history", {})
+            shown = CHRONO_METRICS if protocol == "chrono" else LOO_METRICS
+            log(f"  {spec.label}: " + ", ".join(f"{m} {metrics[m]:.4f}" for m in shown), run.progress)
+        report["protocols"][protocol] = {**PROTOCOL_TEXT[protocol], **split.sizes,
+                                         "paper": paper_rows(protocol, run.dataset), "models": rows}
+    return write_outputs(out, report, results_markdown(report), curves,
+                         f"NCF family on {run.dataset} (seed {run.seed})", t_start, run.progress)
 
-    return write_outputs(out, report, results_markdown(report), curves, f"NCF family on {dataset} (seed {seed})", t_start, progress)
+
+PROTOCOL_NAMES = {"chrono": "chrono 75/25", "loo": "leave-one-out"}
+PROTOCOL_TEXT = {
+    "chrono": {
+        "protocol": "full ranking of all items unseen in training, top-10 (Microsoft Recommenders)",
+        "split": "per-user chronological 75/25 (python_chrono_split), test filtered to train users/items",
+        "validation": "each user's latest training interaction vs 99 sampled negatives (hncf rows only); "
+                      "the selected epoch count is then refit on all training data"},
+    "loo": {
+        "protocol": "leave-one-out, latest interaction vs 99 sampled negatives (He et al. 2017); "
+                    "ties count against the positive",
+        "split": "latest interaction per user (ties: last in file order)",
+        "validation": "each user's latest remaining training interaction vs 99 sampled negatives; "
+                      "the selected epoch count is then refit on all training data"},
+}
+
+
+def evaluate_protocol(protocol: str, score_fn, split: PreparedSplit) -> dict:
+    """A trained row's metrics under ``protocol`` on its split."""
+    if protocol == "chrono":
+        return evaluate_full_ranking(score_fn, split.full_train[USER].to_numpy(), split.full_train[ITEM].to_numpy(),
+                                     split.test, len(split.items), k=10)
+    return evaluate_sampled(score_fn, split.test[USER].to_numpy(), split.test[ITEM].to_numpy(), split.test_negatives,
+                            ks=(1, 5, 10))
+
+
+def paper_rows(protocol: str, dataset: str) -> dict:
+    """The published numbers that belong beside ``protocol`` on ``dataset`` ({} when none do).
+
+    The fourth paper's Table I is NeuMF on ML-100K under the chrono protocol; He et al. (2017)
+    report the leave-one-out family on ML-1M. Neither is shown beside another dataset.
+    """
+    if protocol == "chrono" and dataset == "ml-100k":
+        return {"NeuMF": PAPER_CHRONO}
+    if protocol == "loo" and dataset == "ml-1m":
+        return {"NeuMF": NCF_PAPER_ML1M_LOO["neumf"], "GMF": NCF_PAPER_ML1M_LOO["gmf"],
+                "MLP": NCF_PAPER_ML1M_LOO["mlp"]}
+    return {}
 
 
 def results_markdown(report: dict) -> str:
-    """The markdown tables of a report: ours beside the paper's numbers, per protocol."""
+    """The markdown tables of a report: ours beside the published numbers for this dataset, per protocol."""
     parts = [f"# NCF reproduction on {report['dataset']} (preset {report['preset']}, seed {report['seed']})\n"]
     chrono = report["protocols"].get("chrono")
     if chrono:
@@ -333,10 +293,12 @@ def results_markdown(report: dict) -> str:
                 for name, r in chrono["models"].items()]
         parts.append(markdown_table(rows, ["model", *CHRONO_METRICS, "epochs", "best epoch", "train s"]))
         best = chrono["models"].get("NeuMF (hncf)") or chrono["models"].get("NeuMF (paper settings)")
-        if best:
-            parts.append("\nNeuMF against the paper's Table I (its MAP is Recommenders' `map`):\n")
-            ours = {m: best["metrics"][m] for m in PAPER_CHRONO}
-            parts.append(comparison_table(ours, chrono["paper"], list(PAPER_CHRONO)))
+        if best and chrono.get("paper"):
+            parts.append("\nNeuMF against the paper's Table I (ML-100K; its MAP is Recommenders' `map`):\n")
+            paper = chrono["paper"]["NeuMF"]
+            parts.append(comparison_table({m: best["metrics"][m] for m in paper}, paper, list(paper)))
+        elif best:
+            parts.append(f"\nThe paper's Table I is on ML-100K; no published numbers for {report['dataset']}.")
     loo = report["protocols"].get("loo")
     if loo:
         parts.append(f"\n## Leave-one-out, 1 positive + 99 sampled negatives ({loo['n_test']} test users)\n")
@@ -345,6 +307,17 @@ def results_markdown(report: dict) -> str:
                 for name, r in loo["models"].items()]
         parts.append(markdown_table(rows, ["model", "hr@1", "hr@5", "hr@10", "ndcg@10", "mrr", "epochs",
                                            "best epoch", "train s"]))
-        parts.append("\nHe et al. (2017) report these on ML-1M, not ML-100K (orientation only): "
-                     + json.dumps(loo["paper_ml1m_for_orientation"]))
+        if loo.get("paper"):
+            parts.append("\nAgainst He et al. (2017), ML-1M, 8 predictive factors (NeuMF: with pretraining):\n")
+            paper_rows_md = [{"model": name, "paper hr@10": v["hr@10"], "paper ndcg@10": v["ndcg@10"],
+                              "hr@10": loo["models"].get(label, {}).get("metrics", {}).get("hr@10"),
+                              "ndcg@10": loo["models"].get(label, {}).get("metrics", {}).get("ndcg@10")}
+                             for name, v, label in ((n, v, _LOO_LABEL[n]) for n, v in loo["paper"].items())]
+            parts.append(markdown_table(paper_rows_md, ["model", "paper hr@10", "hr@10", "paper ndcg@10", "ndcg@10"]))
+        else:
+            parts.append(f"\nHe et al. (2017) report this protocol on ML-1M (NeuMF HR@10 0.730, NDCG@10 0.447), "
+                         f"not on {report['dataset']}: no published row belongs beside these.")
     return "\n".join(parts) + "\n"
+
+
+_LOO_LABEL = {"NeuMF": "NeuMF (GMF+MLP pretrained)", "GMF": "GMF", "MLP": "MLP"}

