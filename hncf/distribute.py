@@ -24,6 +24,7 @@ Run it: ``python -m hncf.distribute --ratings path/to/ml-20m/ratings.csv --model
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -31,6 +32,9 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import keras  # importing TensorFlow does not initialise devices: configure_logical_cpus still works
+import tensorflow as tf
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 
@@ -40,8 +44,6 @@ def configure_logical_cpus(n: int) -> None:
 
     Must run before TensorFlow initialises its devices (before any op): in a fresh process.
     """
-    import tensorflow as tf
-
     if n < 2:
         return
     cpus = tf.config.list_physical_devices("CPU")
@@ -54,8 +56,6 @@ def configure_logical_cpus(n: int) -> None:
 
 def default_strategy_name() -> str:
     """``mirrored`` when more than one GPU is visible, else ``none``."""
-    import tensorflow as tf
-
     return "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "none"
 
 
@@ -82,8 +82,6 @@ def _check_tf_config() -> dict:
 
 def strategy_from_name(name: str | None = None):
     """The ``tf.distribute`` strategy for ``--strategy`` (None: :func:`default_strategy_name`)."""
-    import tensorflow as tf
-
     name = default_strategy_name() if name is None else name
     if name == "none":
         return tf.distribute.get_strategy()
@@ -129,6 +127,79 @@ def checkpoint_dir_for(checkpoint_dir: str | os.PathLike | None, strategy) -> Pa
 
 
 # ---------------------------------------------------------------------------
+# The loss: per-example BCE, so Keras scales it under a strategy
+# ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _keras_multiworker_build_fix(strategy):
+    """Let Keras 3.15 train under MultiWorkerMirroredStrategy (two bugs, worked around while the block runs).
+
+    Before the first step Keras builds the model from ``strategy.reduce("MEAN", first_batch)``;
+    MultiWorkerMirroredStrategy cannot reduce a dict of per-replica tensors ("Attempt to convert a
+    value ({'user_id': PerReplica...}) with an unsupported type (<class 'dict'>) to a Tensor"), so
+    ``fit`` fails. Only the batch's shapes and dtypes matter for the build, so this builds from the
+    first local replica's batch instead. Then every training step reduces its scalar logs with
+    ``strategy.reduce("MEAN", v, axis=0)``, which fails on a scalar: they are averaged over replicas.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        yield
+        return
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
+
+    def local_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        if iterator is not None:
+            for _, _, it in iterator:
+                batch = next(it)
+                data_batch = tf.nest.map_structure(
+                    lambda v: (self.distribute_strategy.experimental_local_results(v)[0]
+                               if isinstance(v, tf.distribute.DistributedValues) else v), batch)
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    original_reduce = tf_trainer.reduce_per_replica
+
+    def reduce_mean_over_replicas(values, strategy, reduction):
+        if reduction not in ("auto", "mean"):
+            return original_reduce(values, strategy, reduction)
+        # Keras reduces each scalar log with axis=0 ("Invalid reduction dimension 0 for input with
+        # 0 dimensions"); the mean over replicas of the per-replica logs is what it means.
+        return tf.nest.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+
+    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = local_build
+    tf_trainer.reduce_per_replica = reduce_mean_over_replicas
+    try:
+        yield
+    finally:
+        tf_trainer.TensorFlowTrainer._maybe_symbolic_build = original
+        tf_trainer.reduce_per_replica = original_reduce
+
+
+@keras.saving.register_keras_serializable(package="hncf")
+class PointwiseBinaryCrossentropy(keras.losses.Loss):
+    """Binary cross-entropy of 1-D scores, one value per example.
+
+    ``keras.losses.BinaryCrossentropy`` averages over the last axis, which for the NCF models'
+    1-D outputs is the batch: the loss reaches Keras already a scalar, so Keras 3.15 skips its
+    ``1 / num_replicas`` scaling and a 2-replica MirroredStrategy applies twice the gradient
+    (measured: SGD steps exactly 2x those of one device, and the logged loss doubled). Keeping one
+    value per example lets Keras reduce and scale it, so 1, 2 or N replicas take the same step.
+    """
+
+    def __init__(self, name="binary_crossentropy", reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def call(self, y_true, y_pred):
+        y_true = keras.ops.expand_dims(keras.ops.cast(y_true, y_pred.dtype), -1)
+        return keras.losses.binary_crossentropy(y_true, keras.ops.expand_dims(y_pred, -1))
+
+
+# ---------------------------------------------------------------------------
 # The NCF run at scale
 # ---------------------------------------------------------------------------
 
@@ -159,7 +230,6 @@ def direct_score_fn(model, chunk: int = 1 << 16):
     """``score_fn(users, items)`` through one traced call of the model (no ``predict``), safe under any
     strategy: it reads the local copy of mirrored variables and needs no collective op."""
     import numpy as np
-    import tensorflow as tf
 
     @tf.function(reduce_retracing=True)
     def call(u, i):
@@ -226,9 +296,7 @@ def train_at_scale(config: ScaleConfig, strategy=None, verbose: int | str = 0) -
     history and the test metrics of both protocols: sampled 1 + 99 (He et al.) and full ranking
     over every item the user did not train on (blockwise, ``tf.math.top_k``).
     """
-    import keras
     import numpy as np
-    import tensorflow as tf
 
     from hncf.data.arrays import leave_one_out_arrays, load_ratings_arrays
     from hncf.evaluation.blockwise import csr_rows, evaluate_full_ranking_blockwise
@@ -267,12 +335,13 @@ def train_at_scale(config: ScaleConfig, strategy=None, verbose: int | str = 0) -
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = build_model(config, data.n_users, data.n_items)
-        model.compile(optimizer=keras.optimizers.Adam(lr), loss=keras.losses.BinaryCrossentropy(),
+        model.compile(optimizer=keras.optimizers.Adam(lr), loss=PointwiseBinaryCrossentropy(),
                       steps_per_execution=1, jit_compile=False)
-        model, result = train(model, sampler, train_config, validation=validation, checkpoint_dir=ckpt,
-                              resume=config.resume, verbose=verbose,
-                              run_config={"ratings": str(config.ratings), "model": config.model,
-                                          "seed": config.seed, "batch_size": batch})
+        with _keras_multiworker_build_fix(strategy):
+            model, result = train(model, sampler, train_config, validation=validation, checkpoint_dir=ckpt,
+                                  resume=config.resume, verbose=verbose,
+                                  run_config={"ratings": str(config.ratings), "model": config.model,
+                                              "seed": config.seed, "batch_size": batch})
     t2 = time.perf_counter()
     sampled = evaluate_sampled(direct_score_fn(model), test_u, test_i, test_neg, ks=(10,))
     sampled_s = time.perf_counter() - t2
@@ -290,7 +359,7 @@ def train_at_scale(config: ScaleConfig, strategy=None, verbose: int | str = 0) -
         "load_s": load_s, "test_negatives_s": negatives_s,
         "train_s": result.session_seconds, "examples": result.examples,
         "examples_per_s": result.examples_per_second, "epochs_run": result.epochs_run,
-        "best_epoch": result.best_epoch, "history": result.history,
+        "best_epoch": result.best_epoch, "history": result.history, "resumed": result.resumed,
         "sampled_1_99": sampled, "sampled_eval_s": sampled_s,
         "full_ranking": full, "full_ranking_users": int(n_eval), "full_ranking_s": full_s,
         "final_loss": (result.history.get("loss") or [None])[-1],
