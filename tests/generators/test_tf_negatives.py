@@ -122,3 +122,30 @@ def test_linear_learning_rate_scaling():
     assert scaled_learning_rate(1e-3, 256, 1 << 16) == pytest.approx(0.256)
     with pytest.raises(ValueError):
         scaled_learning_rate(0.0, 256, 512)
+
+
+def test_the_trainer_fits_on_the_pipeline_and_resumes_exactly(tmp_path):
+    import keras
+
+    from hncf.distribute import PointwiseBinaryCrossentropy
+    from hncf.models.ncf import build_mf
+    from hncf.training import TrainConfig, train
+
+    users, items, nu, ni = _positives(4)
+
+    def run(epochs, resume):
+        keras.utils.set_random_seed(0)
+        model = build_mf(nu, ni, n_factors=4, seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss=PointwiseBinaryCrossentropy())
+        sampler = TFNegativeSampler(users, items, nu, ni, n_neg=4, batch_size=100, seed=1)
+        config = TrainConfig(epochs=epochs, batch_size=100, learning_rate=0.01, steps_per_execution=2)
+        return train(model, sampler, config, checkpoint_dir=tmp_path / ("b" if resume is not None else "a"),
+                     resume=bool(resume), verbose=0)
+
+    full, res_full = run(2, None)
+    run(1, False)
+    resumed, res = run(2, True)
+    assert res.resumed and res.epochs_run == 2
+    np.testing.assert_allclose(res.history["loss"], res_full.history["loss"], rtol=1e-6)
+    for a, b in zip(full.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
