@@ -26,6 +26,7 @@ REPRODUCE = {
 # Other top-level commands, same module contract.
 COMMANDS = {
     "datasets": "hncf.commands.datasets",
+    "report": "hncf.commands.report",
 }
 
 EXAMPLES = """examples:
