@@ -97,8 +97,12 @@ def _plot(rows: list[dict], path: Path) -> None:
     for ax, (key, title) in zip(axes, panels):
         y = [r[key] for r in rows]
         ax.plot(x, y, "o-")
-        if key not in ("examples_per_s", "peak_rss_gib"):
+        if key == "parse_s":
             ax.plot(x, [y[0] * xi / x[0] for xi in x], ":", color="gray", label="linear from the first size")
+            ax.legend(fontsize=8)
+        if key == "eval_s":  # the work is users x items, which grows with the square of the size
+            cells = [r["n_users"] * r["n_items"] for r in rows]
+            ax.plot(x, [y[0] * c / cells[0] for c in cells], ":", color="gray", label="proportional to users x items")
             ax.legend(fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("ratings (millions)")
