@@ -122,7 +122,7 @@ def checkpoint_dir_for(checkpoint_dir: str | os.PathLike | None, strategy) -> Pa
     so two workers never write one file, and each resumes from its own identical copy."""
     if checkpoint_dir is None:
         return None
-    index, n = worker_info(strategy)
+    index, _ = worker_info(strategy)
     return Path(checkpoint_dir) if index == 0 else Path(checkpoint_dir) / f"worker-{index}"
 
 
