@@ -332,7 +332,9 @@ def train(model: keras.Model, data, config: TrainConfig, validation: Validation 
         model.train_function = None  # rebuilt by fit with the new step count
     timer = _EpochTimer(state)
     selector = SelectionAndCheckpoint(validation, config.patience, ckpt, state)
-    model.fit(data, epochs=config.epochs, initial_epoch=start_epoch, steps_per_epoch=data.batches_per_epoch,
+    # A tf.data pipeline (e.g. TFNegativeSampler) hands fit its dataset, distributed under a strategy scope.
+    fit_data = data.as_dataset() if hasattr(data, "as_dataset") else data
+    model.fit(fit_data, epochs=config.epochs, initial_epoch=start_epoch, steps_per_epoch=data.batches_per_epoch,
               shuffle=False, verbose=verbose, callbacks=[timer, selector, *callbacks])
     result.train_seconds = float(state.get("train_seconds", 0.0))
     result.epochs_run = int(state["epoch"])
