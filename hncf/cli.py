@@ -22,10 +22,12 @@ from pathlib import Path
 REPRODUCE = {
     "ncf": "hncf.commands.ncf",
     "hncf": "hncf.commands.hncf",
+    "query": "hncf.commands.query",
 }
 # Other top-level commands, same module contract.
 COMMANDS = {
     "datasets": "hncf.commands.datasets",
+    "recommend-text": "hncf.commands.recommend_text",
 }
 
 EXAMPLES = """examples:

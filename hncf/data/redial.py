@@ -48,7 +48,7 @@ __all__ = [
     "REDIAL_URL", "CATALOGUE_FILE", "Message", "Dialogue", "LoadReport", "Examples",
     "read_dialogues", "read_catalogue", "download_redial", "find_redial_files", "build_examples",
     "normalize_title", "split_title_year", "join_movielens", "movie_texts", "split_dialogues",
-    "MENTION_RE",
+    "MENTION_RE", "write_synthetic_redial",
 ]
 
 REDIAL_URL = "https://github.com/ReDialData/website/raw/data/redial_dataset.zip"
@@ -472,9 +472,10 @@ def join_movielens(catalogue: pd.DataFrame, movies: pd.DataFrame) -> pd.DataFram
     out = left.merge(ml, on=["key", "year"], how="left")
     # A ReDial name without a year ("The Mummy") matches only a title MovieLens uses once.
     unique = ml[~ml["key"].duplicated(keep=False)].set_index("key")["ml_movie_id"]
-    no_year = out["year"].isna() & out["ml_movie_id"].isna()
-    out.loc[no_year, "ml_movie_id"] = out.loc[no_year, "key"].map(unique)
     out["ml_movie_id"] = out["ml_movie_id"].astype("Int64")
+    no_year = (out["year"].isna() & out["ml_movie_id"].isna()).to_numpy()
+    if no_year.any():
+        out.loc[no_year, "ml_movie_id"] = out.loc[no_year, "key"].map(unique).astype("Int64")
     out["match"] = np.where(out["ml_movie_id"].isna(), "none", np.where(no_year, "title only", "title+year"))
     return out.drop(columns="key")
 
@@ -502,3 +503,59 @@ def movie_texts(joined: pd.DataFrame, movies: pd.DataFrame | None = None, tags: 
                 parts.append(f"Tags: {tag_text[int(ml)]}.")
         out.append(" ".join(parts))
     return np.array(out, dtype=object)
+
+
+# ---------------------------------------------------------------------------
+# Synthetic dialogues in the real format (tests, notebook quick mode)
+# ---------------------------------------------------------------------------
+
+_GENRES = {"horror": ("scary", "terrifying", "creepy"), "comedy": ("funny", "hilarious", "silly"),
+           "animation": ("animated", "cartoon", "family"), "romance": ("romantic", "love", "sweet")}
+_TITLE_WORDS = ("Night", "Shadow", "Laugh", "Party", "Star", "Heart", "Dream", "River", "Ghost", "Toy", "Kiss",
+                "Moon", "House", "Road", "Summer", "Secret")
+
+
+def write_synthetic_redial(folder, n_dialogues: int = 120, n_movies: int = 40, seed: int = 0,
+                           malformed: bool = True) -> Path:
+    """Write ``dialogues.jsonl`` and ``movies_with_mentions.csv`` in the official format; returns the folder.
+
+    Movies belong to four genres; initiators describe a genre in words and mention movies of it,
+    respondents suggest other movies of the same genre, so both the text and the mentions carry
+    signal. Includes the real quirks: questions as empty lists, an HTML entity, an empty message,
+    and (with ``malformed``) one broken line.
+    """
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    genres = list(_GENRES)
+    movie_ids = 100000 + rng.choice(100000, n_movies, replace=False)
+    movie_genre = np.arange(n_movies) % len(genres)
+    names = []
+    for k in range(n_movies):
+        a, b = rng.choice(len(_TITLE_WORDS), 2, replace=False)
+        names.append(f"{_TITLE_WORDS[a]} {_TITLE_WORDS[b]} {k} ({1980 + int(rng.integers(0, 40))})")
+    cat = pd.DataFrame({"movieId": movie_ids, "movieName": names, "nbMentions": rng.integers(1, 50, n_movies)})
+    cat.to_csv(folder / CATALOGUE_FILE, index=False)
+    lines = []
+    for c in range(n_dialogues):
+        g = int(rng.integers(len(genres)))
+        pool = np.flatnonzero(movie_genre == g)
+        liked, suggested = rng.choice(pool, 2, replace=False), rng.choice(pool, 2, replace=False)
+        word = rng.choice(_GENRES[genres[g]])
+        msgs = [(1, "Hi! I am looking for a movie tonight"), (2, "Sure, what do you like?"),
+                (1, f"I like {word} movies like @{movie_ids[liked[0]]} and @{movie_ids[liked[1]]}"),
+                (2, f"You might like @{movie_ids[suggested[0]]}"), (1, "Seen it &amp; loved it" if c % 7 == 0 else "ok"),
+                (2, f"Then try @{movie_ids[suggested[1]]}, it is very {word}"), (1, "" if c % 11 == 0 else "thanks!")]
+        mentioned = {str(movie_ids[i]): names[i] for i in (*liked, *suggested)}
+        form = {str(movie_ids[i]): {"suggested": int(i in suggested and i not in liked), "seen": 0, "liked": 1}
+                for i in (*liked, *suggested)}
+        obj = {"movieMentions": mentioned, "respondentQuestions": [] if c % 9 == 0 else form,
+               "messages": [{"timeOffset": 10 * t, "text": text, "senderWorkerId": who, "messageId": 1000 * c + t}
+                            for t, (who, text) in enumerate(msgs)],
+               "conversationId": str(50000 + c), "respondentWorkerId": 2, "initiatorWorkerId": 1,
+               "initiatorQuestions": form if c % 5 else []}
+        lines.append(json.dumps(obj))
+    if malformed:
+        lines.insert(len(lines) // 2, '{"conversationId": "broken", "messages": [')
+    (folder / "dialogues.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder

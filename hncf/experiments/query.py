@@ -65,7 +65,7 @@ PRESETS = {
                          rnn_mention_style="placeholder"),
     "default": QueryPreset(),
     "tiny": QueryPreset(batch_size=16, epochs=3, patience=None, hidden=16, rnn_embedding=8, rnn_hidden=8,
-                        max_mentions=8, sequence_length=64),
+                        max_mentions=8, sequence_length=32),
 }
 
 
@@ -574,25 +574,10 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
 
 def save_bundle(folder: Path, model, catalogue: pd.DataFrame, text_encoder: str, text_pooling: str,
                 preset: QueryPreset, mention_style: str) -> Path:
-    """``model.keras`` + ``catalogue.csv`` + ``bundle.json``: what ``recommend-text`` needs (written atomically)."""
-    import os
-    import shutil
-    import tempfile
+    """The model folder ``recommend-text`` loads (see :mod:`hncf.serving.query`)."""
+    from hncf.serving.query import save_query_bundle
 
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
-    try:
-        model.save(tmp / "model.keras")
-        catalogue[["movie_id", "name", "n_mentions"]].to_csv(tmp / "catalogue.csv", index=False)
-        meta = {"text_encoder": str(text_encoder), "text_pooling": text_pooling,
-                "sequence_length": preset.sequence_length, "max_mentions": preset.max_mentions,
-                "mention_style": mention_style, "variant": getattr(model, "variant", None)}
-        (tmp / "bundle.json").write_text(json.dumps(meta, indent=1))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+    meta = {"text_encoder": str(text_encoder), "text_pooling": text_pooling, "sequence_length": preset.sequence_length,
+            "max_mentions": preset.max_mentions, "mention_style": mention_style,
+            "variant": getattr(model, "variant", None)}
+    return save_query_bundle(folder, model, catalogue, meta)
