@@ -30,7 +30,7 @@ from hncf.data.redial import MENTION_RE, normalize_title, split_title_year
 
 BUNDLE_JSON = "bundle.json"
 _MAX_TITLE_WORDS = 12
-_WORD = re.compile(r"[A-Za-z0-9'&:.\-!?,]+")
+_WORD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'&:.\-]*[A-Za-z0-9])?")
 
 
 @dataclass
@@ -136,7 +136,10 @@ def recognise_titles(text: str, titles: dict) -> list:
                 if not w[:1].isupper() or sentence_start or w == "I":
                     continue
             used[s:end_word] = True
-            found.append((words[s][1], words[end_word - 1][2], idx))
+            end = words[end_word - 1][2]
+            if re.fullmatch(r"\d{4}", words[end_word - 1][0]) and text[end:end + 1] == ")":
+                end += 1
+            found.append((words[s][1], end, idx))
     return sorted(found)
 
 
