@@ -27,6 +27,7 @@ REPRODUCE = {
 # Other top-level commands, same module contract.
 COMMANDS = {
     "datasets": "hncf.commands.datasets",
+    "report": "hncf.commands.report",
     "recommend-text": "hncf.commands.recommend_text",
 }
 

@@ -339,6 +339,26 @@ def train(model: keras.Model, data, config: TrainConfig, validation: Validation 
     return model, result
 
 
+class EpochProgress(keras.callbacks.Callback):
+    """One short line per reported epoch (about ten lines per run, however many epochs), for logs and notebooks.
+
+    Keras' own per-epoch lines turn a 100-epoch row into 100 lines; this prints the first and
+    last epoch and every ``every``-th (default: a tenth of the run).
+    """
+
+    def __init__(self, label: str = "", every: int | None = None):
+        super().__init__()
+        self.label, self.every = label, every
+
+    def on_epoch_end(self, epoch, logs=None):
+        total = self.params.get("epochs", epoch + 1)
+        every = self.every or max(1, total // 10)
+        e = epoch + 1
+        if e == 1 or e == total or e % every == 0:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in (logs or {}).items() if isinstance(v, (int, float)))
+            print(f"[hncf]   {self.label}epoch {e}/{total}: {shown}", flush=True)
+
+
 class _EpochTimer(keras.callbacks.Callback):
     """Adds each epoch's training seconds to the state before it is checkpointed, so a resumed
     run reports the seconds of the epochs trained before the interruption too."""

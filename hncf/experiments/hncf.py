@@ -35,8 +35,18 @@ import pandas as pd
 import scipy.sparse as sp
 
 from hncf.data import load_movielens, sample_test_negatives
-from hncf.data.movie_text import build_movie_texts, filter_tags, load_tags, training_tag_cutoff
-from hncf.data.posters import PosterIndex, load_posters, poster_bytes_hash, poster_coverage
+from hncf.data.movie_text import (
+    build_movie_texts,
+    filter_tags,
+    load_tags,
+    training_tag_cutoff,
+)
+from hncf.data.posters import (
+    PosterIndex,
+    load_posters,
+    poster_bytes_hash,
+    poster_coverage,
+)
 from hncf.data.schema import ITEM, USER
 from hncf.encoders.cache import FeatureCache, content_hash
 from hncf.encoders.poster import build_poster_encoder, encode_posters
@@ -49,8 +59,15 @@ from hncf.evaluation import (
 )
 from hncf.evaluation.metrics import hr_ndcg_from_ranks
 from hncf.experiments.hncf_paths import MODES, CachedPath, EndToEndPath, ItemFeatures
-from hncf.models.hncf import HNCFConfig
-from hncf.pipeline import PreparedSplit, log, prepare_loo, select_then_refit, write_outputs
+from hncf.models.hncf import HNCFConfig, cached_twin
+from hncf.pipeline import (
+    PreparedSplit,
+    log,
+    prepare_loo,
+    select_then_refit,
+    write_outputs,
+)
+from hncf.serving.bundle import save_bundle
 from hncf.training import TrainConfig, compile_pointwise
 
 # Table III of the paper (ML-20M sample; "HR@10 on 799 users", protocol unstated).
@@ -175,7 +192,8 @@ def prepare_item_features(data, split: PreparedSplit, tags, text_encoder: str | 
 
 
 def fit_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ckpt_root: Path | None,
-                resume: bool, verbose, run_config: dict | None = None):
+                resume: bool, verbose, run_config: dict | None = None, bundle_dir: Path | None = None,
+                item_info: pd.DataFrame | None = None, progress: bool = False):
     """Train one row through the shared select-then-refit stage; returns (score_fn, record).
 
     ``path`` (:class:`CachedPath` or :class:`EndToEndPath`) builds the row's model and sampler and
@@ -197,10 +215,18 @@ def fit_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ckpt_
     validation = dataclasses.replace(split.validation, score_fn_factory=path.score_fn) if preset.validate else None
     ckpt = None if ckpt_root is None else ckpt_root / path.mode / path.variant
     model, record = select_then_refit(build, preset.train, validation, checkpoint_dir=ckpt, resume=resume,
-                                      verbose=verbose, run_config=run_config)
+                                      verbose=verbose, run_config=run_config, progress=progress and not verbose)
     record.update(variant=path.variant, mode=path.mode, model=preset.model.to_dict())
     if agreement:
         record["end_to_end_vs_twin_max_abs_diff"] = agreement[0]
+    if bundle_dir is not None:
+        # The bundle keeps the cached twin (the same head on each item's vectors), which is how the row is scored.
+        scorer = model if path.mode == "cached" else cached_twin(model, len(split.users), len(split.items),
+                                                                  preset.model, variant=path.variant)
+        tables = path.tables if path.mode == "cached" else path.item_tables(model)
+        save_bundle(bundle_dir, scorer, split.users, split.items, exclude, item_tables=tables, item_info=item_info,
+                    meta={**(run_config or {}), "system": "hncf", "row": path.variant})
+        record["bundle"] = str(bundle_dir)
     return path.score_fn(model), record
 
 
@@ -367,7 +393,8 @@ def run_hncf(run: HNCFRun | None = None, data=None, tags: pd.DataFrame | None = 
     out = Path(run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     progress = run.progress
-    verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
+    # A terminal gets Keras' bars; logs and notebooks get about ten short lines per stage.
+    verbose = 1 if progress and sys.stdout.isatty() else 0
     t_start = time.perf_counter()
     if data is None:
         log(f"loading {run.dataset}", progress)
@@ -391,11 +418,14 @@ def run_hncf(run: HNCFRun | None = None, data=None, tags: pd.DataFrame | None = 
         log(f"training {ROW_LABELS[variant]} (row {k} of {len(variants)}, {time.perf_counter() - t_start:.0f} s "
             "elapsed)", progress)
         score_fn, record = fit_variant(paths[variant], split, cfg, run.seed, out / "checkpoints", run.resume, verbose,
-                                       {**run.fingerprint(), "row": variant})
+                                       {**run.fingerprint(), "row": variant}, bundle_dir=out / "bundles" / "loo" / variant,
+                                       item_info=data.items[[ITEM, "title", "genres"]], progress=progress)
         t0 = time.perf_counter()
         views = evaluate_variant(score_fn, split, feats, run.full_ranking, run.seed)
         record["eval_seconds"] = time.perf_counter() - t0
         protocols["loo"]["models"][variant] = {"metrics": views["sampled"], **record}
+        if record.get("resumed"):
+            log(f"  resumed {ROW_LABELS[variant]} from its checkpoint", progress)
         for name, view in _VIEW_OF.items():
             if name != "loo" and view in views:
                 protocols[name]["models"][variant] = {"metrics": views[view], "trained": "as in loo"}
@@ -419,7 +449,8 @@ def run_hncf(run: HNCFRun | None = None, data=None, tags: pd.DataFrame | None = 
         "protocols": {name: p for name, p in protocols.items() if p["models"]},
     }
     return write_outputs(out, report, results_markdown(report), curves,
-                         f"HNCF ablation on {run.dataset} (seed {run.seed})", t_start, progress)
+                         f"HNCF ablation on {run.dataset} (seed {run.seed})", t_start, progress,
+                         metric_key="val_hr@10")
 
 
 def row_views(report: dict, variant: str) -> dict:

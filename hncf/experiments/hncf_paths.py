@@ -23,9 +23,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hncf.generators.hncf import CachedFeatureSampler, EndToEndSampler
 from hncf.encoders.text import encode_in_batches
-from hncf.models.hncf import HNCFConfig, build_hncf, build_hncf_end_to_end, cached_twin, text_encoder_of
+from hncf.generators.hncf import CachedFeatureSampler, EndToEndSampler
+from hncf.models.hncf import (
+    HNCFConfig,
+    build_hncf,
+    build_hncf_end_to_end,
+    cached_twin,
+    text_encoder_of,
+)
 from hncf.training import make_score_fn
 
 MODES = ("cached", "end-to-end")

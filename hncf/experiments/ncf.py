@@ -30,10 +30,23 @@ import pandas as pd
 
 from hncf.data import load_movielens
 from hncf.data.schema import ITEM, USER
-from hncf.evaluation import comparison_table, evaluate_full_ranking, evaluate_sampled, markdown_table
+from hncf.evaluation import (
+    comparison_table,
+    evaluate_full_ranking,
+    evaluate_sampled,
+    markdown_table,
+)
 from hncf.generators import PointwiseNegativeSampler
 from hncf.models.ncf import BUILDERS, PopularityModel, load_pretrained_neumf
-from hncf.pipeline import PreparedSplit, log, prepare_chrono, prepare_loo, select_then_refit, write_outputs
+from hncf.pipeline import (
+    PreparedSplit,
+    log,
+    prepare_chrono,
+    prepare_loo,
+    select_then_refit,
+    write_outputs,
+)
+from hncf.serving.bundle import save_bundle
 from hncf.training import TrainConfig, compile_pointwise, make_score_fn
 
 # The paper's Table I (NeuMF, ML-100K, chrono 75/25, top-10).
@@ -123,11 +136,13 @@ def _loo_specs(preset: NCFPreset, epochs: int | None) -> list[ModelSpec]:
 
 
 def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: Path | None, resume: bool,
-            trained: dict, verbose, run_config: dict | None = None) -> tuple[object, dict]:
+            trained: dict, verbose, run_config: dict | None = None, bundle_dir: Path | None = None,
+            item_info: pd.DataFrame | None = None, progress: bool = False) -> tuple[object, dict]:
     """Train one row of the NCF family through the shared select-then-refit stage; return (score_fn, record).
 
     ``trained`` collects the GMF and MLP models of each stage for NeuMF pretraining, so the
-    pretrained row must come after them.
+    pretrained row must come after them. With ``bundle_dir`` the trained model is saved there as
+    a bundle that ``hncf.load`` turns into a recommender.
     """
     if spec.kind == "popularity":
         t0 = time.perf_counter()
@@ -155,12 +170,20 @@ def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: P
         if spec.kind in ("gmf", "mlp"):
             trained.setdefault(stage, {})[spec.kind] = model
 
-    ckpt = None if checkpoint_root is None else checkpoint_root / spec.label.replace(" ", "_").replace("/", "-")
+    ckpt = None if checkpoint_root is None else checkpoint_root / _slug(spec.label)
     model, record = select_then_refit(build, spec.train, split.validation if spec.validate else None,
                                       refit=spec.refit, checkpoint_dir=ckpt, resume=resume, verbose=verbose,
-                                      run_config=run_config, on_trained=keep)
+                                      run_config=run_config, on_trained=keep, progress=progress and not verbose)
     record["sizes"] = {k: list(v) if isinstance(v, tuple) else v for k, v in spec.sizes.items()}
+    if bundle_dir is not None:
+        save_bundle(bundle_dir, model, split.users, split.items, exclude, item_info=item_info,
+                    meta={**(run_config or {}), "system": "ncf", "row": spec.label, "kind": spec.kind})
+        record["bundle"] = str(bundle_dir)
     return make_score_fn(model), record
+
+
+def _slug(label: str) -> str:
+    return label.replace(" ", "_").replace("/", "-")
 
 
 @dataclass
@@ -205,12 +228,14 @@ def run_ncf(run: NCFRun | None = None, interactions: pd.DataFrame | None = None,
     run.check()
     out = Path(run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    # Per-batch bars turn into walls of text in logs and notebooks' captured output.
-    verbose = (1 if sys.stdout.isatty() else 2) if run.progress else 0
+    # A terminal gets Keras' bars; logs and notebooks get about ten short lines per stage.
+    verbose = 1 if run.progress and sys.stdout.isatty() else 0
     t_start = time.perf_counter()
+    item_info = None
     if interactions is None:
         log(f"loading {run.dataset}", run.progress)
-        interactions = load_movielens(run.dataset, data_dir=run.data_dir, progress=run.progress).interactions
+        data = load_movielens(run.dataset, data_dir=run.data_dir, progress=run.progress)
+        interactions, item_info = data.interactions, data.items[[ITEM, "title", "genres"]]
     preset = PRESETS[run.preset]
     report = {"system": "ncf", "dataset": run.dataset, "preset": run.preset, "seed": run.seed,
               "run": dataclasses.asdict(run), "protocols": {}}
@@ -229,18 +254,24 @@ def run_ncf(run: NCFRun | None = None, interactions: pd.DataFrame | None = None,
             log(f"{PROTOCOL_NAMES[protocol]}: training {spec.label} (row {k} of {len(specs)}, "
                 f"{time.perf_counter() - t_start:.0f} s elapsed)", run.progress)
             score_fn, record = fit_row(spec, split, run.seed, out / "checkpoints" / protocol, run.resume, trained,
-                                       verbose, {**run.fingerprint(), "protocol": protocol, "row": spec.label})
+                                       verbose, {**run.fingerprint(), "protocol": protocol, "row": spec.label},
+                                       bundle_dir=out / "bundles" / protocol / _slug(spec.label), item_info=item_info,
+                                       progress=run.progress)
             t0 = time.perf_counter()
             metrics = evaluate_protocol(protocol, score_fn, split)
             record["eval_seconds"] = time.perf_counter() - t0
             rows[spec.label] = {"metrics": metrics, **record}
+            if record.get("resumed"):
+                log(f"  resumed {spec.label} from its checkpoint ({record['train_seconds']:.0f} s of training "
+                    "before the interruption included)", run.progress)
             curves[f"{protocol}/{spec.label}"] = record.get("history", {})
             shown = CHRONO_METRICS if protocol == "chrono" else LOO_METRICS
             log(f"  {spec.label}: " + ", ".join(f"{m} {metrics[m]:.4f}" for m in shown), run.progress)
         report["protocols"][protocol] = {**PROTOCOL_TEXT[protocol], **split.sizes,
                                          "paper": paper_rows(protocol, run.dataset), "models": rows}
     return write_outputs(out, report, results_markdown(report), curves,
-                         f"NCF family on {run.dataset} (seed {run.seed})", t_start, run.progress)
+                         f"NCF family on {run.dataset} (seed {run.seed})", t_start, run.progress,
+                         metric_key="val_hr@10")
 
 
 PROTOCOL_NAMES = {"chrono": "chrono 75/25", "loo": "leave-one-out"}

@@ -20,7 +20,7 @@ from typing import Callable
 
 import keras
 
-from hncf.training import TrainConfig, Validation, train
+from hncf.training import EpochProgress, TrainConfig, Validation, train
 
 Build = Callable[[str], tuple[keras.Model, object]]
 
@@ -28,13 +28,15 @@ Build = Callable[[str], tuple[keras.Model, object]]
 def select_then_refit(build: Build, config: TrainConfig, validation: Validation | None = None, *,
                       refit: bool = True, checkpoint_dir: str | Path | None = None, resume: bool = False,
                       verbose: int | str = 0, run_config: dict | None = None,
-                      on_trained: Callable[[str, keras.Model], None] | None = None) -> tuple[keras.Model, dict]:
+                      on_trained: Callable[[str, keras.Model], None] | None = None,
+                      progress: bool = False) -> tuple[keras.Model, dict]:
     """Train one row as described in the module docstring; return (final model, record).
 
     ``on_trained(stage, model)`` sees each stage's trained model (NeuMF pretraining collects the
     GMF and MLP models of each stage this way). Checkpoints go to ``checkpoint_dir``/``refit``
     for the refit, so ``resume`` continues either stage. The record holds epochs, best epoch,
-    history, timings and the configuration, for the report.
+    history, timings and the configuration, for the report. ``progress`` prints about ten short
+    lines per stage (use it with ``verbose=0``).
     """
     ckpt = None if checkpoint_dir is None else Path(checkpoint_dir)
     record = {"config": dataclasses.asdict(config), "validated": validation is not None,
@@ -42,8 +44,10 @@ def select_then_refit(build: Build, config: TrainConfig, validation: Validation 
 
     def stage(name: str, cfg: TrainConfig, val, where):
         model, data = build(name)
+        callbacks = [EpochProgress(f"{name}: ")] if progress else []
         model, result = train(model, data, cfg, val, checkpoint_dir=where, resume=resume, verbose=verbose,
-                              run_config=None if run_config is None else {**run_config, "stage": name})
+                              run_config=None if run_config is None else {**run_config, "stage": name},
+                              callbacks=callbacks)
         if on_trained is not None:
             on_trained(name, model)
         record["rows_per_epoch"] = data.rows_per_epoch

@@ -118,3 +118,21 @@ def test_real_ml100k_splits_match_the_recommenders_notebook():
     # 3 of the 943 users' latest items were rated by nobody before: no trained embedding can score them.
     assert len(loo.test) == 940 and loo.test_negatives.shape == (940, 99)
     assert len(loo.users) == 943 and len(loo.full_train) == 100_000 - 943
+
+
+def test_resume_reuses_finished_rows_with_their_seconds_and_refuses_another_seed(interactions, tmp_path, capsys):
+    first = run_ncf(dataset="synthetic", preset="tiny", out_dir=tmp_path, seed=0, protocols=("loo",), progress=False,
+                    interactions=interactions)
+    again = run_ncf(dataset="synthetic", preset="tiny", out_dir=tmp_path, seed=0, protocols=("loo",), resume=True,
+                    interactions=interactions)
+    assert "resumed GMF from its checkpoint" in capsys.readouterr().out
+    for label, row in first["protocols"]["loo"]["models"].items():
+        resumed = again["protocols"]["loo"]["models"][label]
+        assert resumed["metrics"] == row["metrics"], label
+        if label != "Popularity":
+            assert resumed["resumed"] and resumed["train_seconds"] == pytest.approx(row["train_seconds"])
+    from hncf.training import CheckpointError
+
+    with pytest.raises(CheckpointError, match="differs in seed"):
+        run_ncf(dataset="synthetic", preset="tiny", out_dir=tmp_path, seed=1, protocols=("loo",), resume=True,
+                progress=False, interactions=interactions)
