@@ -55,6 +55,8 @@ def add_arguments(p) -> None:
     g.add_argument("--seeds", type=_seeds, default=None, help="comma list of seeds (default: --seed)")
     g.add_argument("--learning-rate", type=positive_float, default=None, help="override the preset's learning rate")
     g.add_argument("--baselines-only", action="store_true", help="score the four baselines and train nothing")
+    g.add_argument("--no-checkpoints", action="store_true",
+                   help="skip the per-epoch checkpoints (faster on a busy machine; no --resume then)")
     g.add_argument("--cache-dir", default=None, help="text-vector cache (default $HNCF_CACHE_DIR/features)")
 
 
@@ -67,5 +69,5 @@ def run_from_args(args) -> int:
               text_pooling=args.text_pooling, preset=args.preset, epochs=args.epochs,
               seeds=args.seeds or (args.seed,), out_dir=args.out, cache_dir=args.cache_dir,
               progress=not args.quiet, resume=args.resume, learning_rate=args.learning_rate,
-              baselines_only=args.baselines_only)
+              baselines_only=args.baselines_only, checkpoints=not args.no_checkpoints)
     return 0

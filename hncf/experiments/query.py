@@ -472,7 +472,7 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
               construction: str = "dialogue", text_encoder: str | None = None, text_pooling: str = "mean",
               preset: str = "default", epochs: int | None = None, seeds=(0,), out_dir=None, cache_dir=None,
               progress: bool = True, resume: bool = False, learning_rate: float | None = None,
-              baselines_only: bool = False) -> dict:
+              baselines_only: bool = False, checkpoints: bool = True) -> dict:
     """Run the experiment and write ``metrics.json``, ``results.md``, curves and the best variant's bundle."""
     from hncf.encoders.cache import FeatureCache
     from hncf.encoders.text import load_text_encoder
@@ -520,7 +520,7 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
         log(f"seed {seed}: {split.description}; examples {len(split.train)}/{len(split.validation)}/"
             f"{len(split.test)}", progress)
         res, models, hist, tim = run_seed(split, encoder, cache, p, seed, variants, movie_vectors, tag_data,
-                                          progress, out / "checkpoints", resume)
+                                          progress, out / "checkpoints" if checkpoints else None, resume)
         per_seed.append(res)
         timings.append(tim)
         histories.update({f"{v} (seed {seed})": h for v, h in hist.items()})
