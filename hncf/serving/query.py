@@ -85,6 +85,7 @@ def load_query_model(folder, text_encoder: str | None = None) -> QueryModel:
     """Load a query bundle (``text_encoder`` overrides the encoder path stored in it)."""
     import keras
 
+    import hncf.models.query  # noqa: F401  (registers the model's classes before loading)
     from hncf.encoders.text import load_text_encoder
 
     folder = Path(folder)
