@@ -8,3 +8,13 @@ def load(path):
     from hncf.serving.bundle import load_bundle
 
     return load_bundle(path)
+
+
+def recommend_from_text(model, text: str, k: int = 10):
+    """Top-``k`` movies for a typed request from a query model (a folder of ``reproduce query`` or a loaded one)."""
+    from hncf.serving.query import QueryModel, load_query_model
+    from hncf.serving.query import recommend_from_text as _recommend
+
+    if not isinstance(model, QueryModel):
+        model = load_query_model(model)
+    return _recommend(model, text, k=k)

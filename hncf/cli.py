@@ -23,6 +23,7 @@ REPRODUCE = {
     "ncf": "hncf.commands.ncf",
     "hncf": "hncf.commands.hncf",
     "bert-rs": "hncf.commands.bert_rs",
+    "query": "hncf.commands.query",
     "content": "hncf.experiments.content",
 }
 # Other top-level commands, same module contract.
@@ -30,6 +31,7 @@ COMMANDS = {
     "datasets": "hncf.commands.datasets",
     "report": "hncf.commands.report",
     "serve": "hncf.serving.cli_serve",
+    "recommend-text": "hncf.commands.recommend_text",
 }
 
 EXAMPLES = """examples:

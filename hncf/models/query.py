@@ -1,0 +1,196 @@
+"""BERT query recommender (the third paper): a free-text request -> one logit per catalogue movie.
+
+``f(U) = FFN(BERT_CLS(U))`` (variant ``"bert"``), ``f(U) = FFN(BERT_CLS(U), RNN(L(U)))`` with a GRU
+over the movies mentioned in the request (``"rnn"``), and the same model trained with the
+MovieLens tags -> movie task interleaved (``"tags"``; the tag rows go through the same text
+pathway with an empty mention list). FFN: Dense(hidden 256, ReLU) -> Dropout(0.3) -> Dense(n_movies).
+
+Two execution paths share one head whose layers have fixed names:
+
+* cached (``text_layer=None``): the input ``text_vector`` is the frozen encoder's vector of the
+  request, computed once per text and stored (the CPU default);
+* end to end (``text_layer=BertTextEmbedding``): the input ``text`` is the raw request, encoded on
+  every batch (the paper's way; trainable to fine-tune BERT).
+
+:func:`copy_head_weights` moves a head between the two paths, so both give the same predictions.
+
+``copy_mentions`` (ours, off in the paper preset) adds a learned per-position boost to the logits of
+movies already mentioned in the request, most recent first: a copy mechanism that lets the model
+learn how often people re-recommend what was said.
+
+The loss :class:`QueryLoss` reads a task flag in the last column of ``y_true``: rows with flag 0
+are the main task (multi-label binary cross-entropy summed over movies, as the paper's
+``sum_i BCE(f(U)_i, y_i)``), rows with flag 1 the tag task (softmax cross-entropy on a one-hot movie).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers as L
+from keras import ops
+
+VARIANTS = ("bert", "rnn", "tags")
+TEXT_FEATURES = "text_features"
+HEAD_PREFIXES = ("query_", "mention_", "movie_logits")
+
+
+@keras.saving.register_keras_serializable(package="hncf")
+class QueryLoss(keras.losses.Loss):
+    """Multi-label BCE (summed over movies) for main rows, softmax CE for tag rows; flag in the last column."""
+
+    def __init__(self, name: str = "query_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        labels = ops.cast(y_true[:, :-1], y_pred.dtype)
+        is_tag = ops.cast(y_true[:, -1], y_pred.dtype)
+        bce = ops.sum(ops.maximum(y_pred, 0) - y_pred * labels + ops.log1p(ops.exp(-ops.abs(y_pred))), axis=-1)
+        ce = -ops.sum(labels * ops.log_softmax(y_pred, axis=-1), axis=-1)
+        return (1.0 - is_tag) * bce + is_tag * ce
+
+
+@keras.saving.register_keras_serializable(package="hncf")
+class MentionCopy(keras.layers.Layer):
+    """Adds ``w[r]`` to the logit of the movie mentioned r-th from the end (``r < max_rank``; 0 = latest).
+
+    ``mentions`` are catalogue indices + 1 with 0 as padding, oldest first, right-aligned; a movie
+    mentioned several times gets the largest of its positions' boosts.
+    """
+
+    def __init__(self, n_movies: int, max_rank: int = 8, **kwargs):
+        super().__init__(**kwargs)
+        self.n_movies, self.max_rank = int(n_movies), int(max_rank)
+
+    def build(self, input_shape):
+        self.boost = self.add_weight(name="boost", shape=(self.max_rank + 1,), initializer="zeros")
+
+    def call(self, inputs):
+        logits, mentions = inputs
+        length = ops.shape(mentions)[1]
+        # Distance from the end of the (right-aligned) sequence, capped at max_rank.
+        rank = ops.minimum(ops.flip(ops.arange(length), axis=0), self.max_rank)
+        weights = ops.where(mentions > 0, ops.take(self.boost, rank)[None, :], -1e9)
+        onehot = ops.one_hot(mentions, self.n_movies + 1, dtype=logits.dtype)[:, :, 1:]
+        best = ops.max(onehot * weights[:, :, None] + (onehot - 1.0) * 1e9, axis=1)  # most recent mention's boost
+        return logits + ops.where(best > -1e8, best, 0.0)
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self):
+        return {**super().get_config(), "n_movies": self.n_movies, "max_rank": self.max_rank}
+
+
+@keras.saving.register_keras_serializable(package="hncf")
+class QueryRecommender(keras.Model):
+    """The query recommender as a functional model built in ``__init__`` (keras-hub style).
+
+    Inputs: ``text_vector`` float32 [text_dim] (cached path) or ``text`` string (end to end, with
+    ``text_layer``); with ``variant in ("rnn", "tags")`` or ``copy_mentions`` also ``mentions``
+    int32 [max_mentions] (catalogue index + 1, 0 = padding, right-aligned). Output: ``movie_logits``
+    [n_movies]. ``output_bias`` (init only) sets the starting logits, e.g. to log-odds of popularity.
+    """
+
+    def __init__(self, n_movies: int, text_dim: int | None = None, text_layer=None, variant: str = "bert",
+                 hidden: int = 256, dropout: float = 0.3, rnn_embedding: int = 256, rnn_hidden: int = 128,
+                 max_mentions: int = 20, copy_mentions: bool = False, seed: int | None = None,
+                 output_bias=None, **kwargs):
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown query-recommender variant {variant!r}; known: {', '.join(VARIANTS)}")
+        if isinstance(text_layer, dict):
+            text_layer = keras.saving.deserialize_keras_object(text_layer)
+        if (text_layer is None) == (text_dim is None):
+            raise ValueError("give exactly one of text_dim (cached path) and text_layer (end to end)")
+        if n_movies < 1:
+            raise ValueError(f"n_movies must be >= 1, got {n_movies}")
+
+        def init(k):
+            return keras.initializers.GlorotUniform(seed=None if seed is None else seed + k)
+
+        inputs = {}
+        if text_layer is None:
+            text = inputs["text_vector"] = keras.Input(shape=(int(text_dim),), name="text_vector")
+        else:
+            inputs["text"] = keras.Input(shape=(), dtype="string", name="text")
+            text = L.Identity(name=TEXT_FEATURES)(text_layer(inputs["text"]))
+        uses_rnn = variant in ("rnn", "tags")
+        parts = [text]
+        if uses_rnn or copy_mentions:
+            inputs["mentions"] = keras.Input(shape=(int(max_mentions),), dtype="int32", name="mentions")
+        if uses_rnn:
+            e = L.Embedding(n_movies + 1, rnn_embedding, mask_zero=True, embeddings_initializer=
+                            keras.initializers.RandomUniform(-0.05, 0.05, seed=None if seed is None else seed + 1),
+                            name="mention_embedding")(inputs["mentions"])
+            parts.append(L.GRU(rnn_hidden, kernel_initializer=init(2), name="mention_gru")(e))
+        x = L.Concatenate(name="query_concat")(parts) if len(parts) > 1 else parts[0]
+        x = L.Dense(hidden, activation="relu", kernel_initializer=init(3), name="query_dense")(x)
+        x = L.Dropout(dropout, seed=None if seed is None else seed + 4, name="query_dropout")(x)
+        bias = "zeros" if output_bias is None else keras.initializers.Constant(np.asarray(output_bias, "float32"))
+        logits = L.Dense(n_movies, kernel_initializer=init(5), bias_initializer=bias,
+                         name="movie_logits" if not copy_mentions else "movie_logits_base")(x)
+        if copy_mentions:
+            logits = MentionCopy(n_movies, name="mention_copy")([logits, inputs["mentions"]])
+            logits = L.Identity(name="movie_logits")(logits)
+        super().__init__(inputs, logits, **kwargs)
+        self.n_movies, self.text_dim, self.text_layer = int(n_movies), text_dim, text_layer
+        self.variant, self.hidden, self.dropout_rate = variant, int(hidden), float(dropout)
+        self.rnn_embedding, self.rnn_hidden, self.max_mentions = int(rnn_embedding), int(rnn_hidden), int(max_mentions)
+        self.copy_mentions, self.seed = bool(copy_mentions), seed
+
+    @property
+    def uses_mentions(self) -> bool:
+        """Whether the model takes the ``mentions`` input."""
+        return "mentions" in self.input
+
+    def get_config(self) -> dict:
+        """Constructor arguments (the text layer serialised with its backbone; weights travel separately)."""
+        return {"name": self.name, "trainable": self.trainable, "n_movies": self.n_movies, "text_dim": self.text_dim,
+                "text_layer": None if self.text_layer is None else keras.saving.serialize_keras_object(self.text_layer),
+                "variant": self.variant, "hidden": self.hidden, "dropout": self.dropout_rate,
+                "rnn_embedding": self.rnn_embedding, "rnn_hidden": self.rnn_hidden,
+                "max_mentions": self.max_mentions, "copy_mentions": self.copy_mentions, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """Inverse of :meth:`get_config`."""
+        return cls(**config)
+
+
+def compile_query(model: keras.Model, learning_rate: float, steps_per_execution: int = 1) -> keras.Model:
+    """Adam + :class:`QueryLoss` (the model owns its loss; the trainer does not know it)."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=QueryLoss(),
+                  steps_per_execution=steps_per_execution, jit_compile=False)
+    return model
+
+
+def pad_mentions(mentions, max_mentions: int) -> np.ndarray:
+    """Lists of catalogue indices -> int32 ``[n, max_mentions]`` of index + 1, right-aligned, latest kept."""
+    out = np.zeros((len(mentions), int(max_mentions)), dtype=np.int32)
+    lengths = np.array([min(len(m), max_mentions) for m in mentions], dtype=np.int64)
+    if lengths.sum():
+        flat = np.concatenate([np.asarray(m, dtype=np.int64)[len(m) - n:] for m, n in zip(mentions, lengths)])
+        rows = np.repeat(np.arange(len(mentions)), lengths)
+        starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        cols = max_mentions - np.repeat(lengths, lengths) + (np.arange(lengths.sum()) - starts)
+        out[rows, cols] = flat + 1
+    return out
+
+
+def copy_head_weights(source: keras.Model, target: keras.Model) -> keras.Model:
+    """Copy every head layer (mention branch, FFN, logits, copy boost) by name between the two paths."""
+    copied = 0
+    for layer in target.layers:
+        if layer.weights and layer.name.startswith(HEAD_PREFIXES):
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+            copied += 1
+    if not copied:
+        raise ValueError(f"no head layers in common between {source.name!r} and {target.name!r}")
+    return target
+
+
+def cached_twin(model: QueryRecommender) -> QueryRecommender:
+    """A cached-path model with the end-to-end ``model``'s head weights (fed its text layer's vectors)."""
+    cfg = model.get_config()
+    cfg.update(text_layer=None, text_dim=int(model.text_layer.dim), name=f"{model.name}_cached")
+    return copy_head_weights(model, QueryRecommender(**cfg))
