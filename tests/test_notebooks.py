@@ -103,3 +103,25 @@ def test_notebook_01_quick_metrics_equal_the_cli(tmp_path, monkeypatch):
     cli = json.loads((tmp_path / "cli" / "metrics.json").read_text())
     _assert_same_metrics(notebook, cli)
     assert set(notebook["protocols"]) == {"chrono", "loo"}
+
+
+def test_notebook_02_quick_metrics_equal_the_cli(tmp_path, monkeypatch):
+    from hncf.cli import main
+    from hncf.experiments.quick import minilm_path
+
+    monkeypatch.setenv("HNCF_CACHE_DIR", str(tmp_path / "notebook-cache"))
+    _execute_quick("02_hncf_movielens.ipynb", tmp_path, monkeypatch)
+    run_dir = tmp_path / "runs" / "hncf-ml-latest-small-tiny-cached"
+    notebook = json.loads((run_dir / "metrics.json").read_text())
+    # A cache of its own, so the CLI encodes the texts and posters again rather than reading the notebook's vectors.
+    monkeypatch.setenv("HNCF_CACHE_DIR", str(tmp_path / "cli-cache"))
+    quick = run_dir / "quick-data"
+    assert main(["reproduce", "hncf", "--dataset", "ml-latest-small", "--data-dir", str(quick / "ml-latest-small"),
+                 "--posters", str(quick / "posters"), "--text-encoder", minilm_path(), "--text-pooling", "mean",
+                 "--image-weights", "none", "--preset", "tiny", "--seed", "0", "--out", str(tmp_path / "cli"),
+                 "--quiet"]) == 0
+    cli = json.loads((tmp_path / "cli" / "metrics.json").read_text())
+    _assert_same_metrics(notebook, cli)
+    assert set(notebook["protocols"]["loo"]["models"]) == {"ncf", "bert_ncf", "hncf", "hncf_flag_only"}
+    for key in ("text_encoder", "poster_encoder", "posters", "poster_share"):
+        assert notebook[key] == cli[key], key
