@@ -30,12 +30,14 @@ import numpy as np
 from hncf.evaluation.protocols import evaluate_sampled
 
 
-def make_score_fn(model: keras.Model, batch_size: int = 1 << 16, item_features: dict | None = None):
+def make_score_fn(model: keras.Model, batch_size: int = 1 << 16, item_features: dict | None = None,
+                  pair_features=None):
     """Wrap a Keras recommender as ``score_fn(users, items) -> scores`` for the protocols.
 
     ``item_features`` maps extra input names to per-item tables (``[n_items, ...]``), gathered for
-    the scored items (e.g. cached text and poster vectors). Scores in large chunks through the
-    compiled predict function (no per-item loop).
+    the scored items (e.g. cached text and poster vectors); ``pair_features(users, items) -> dict``
+    gives inputs that depend on the pair (e.g. BERT-RS's review vector). Scores in large chunks
+    through the compiled predict function (no per-item loop).
     """
     tables = item_features or {}
 
@@ -53,6 +55,8 @@ def make_score_fn(model: keras.Model, batch_size: int = 1 << 16, item_features: 
             x = {"user_id": users[s:s + chunk], "item_id": items[s:s + chunk]}
             for key, table in tables.items():
                 x[key] = table[x["item_id"]]
+            if pair_features is not None:
+                x.update(pair_features(x["user_id"], x["item_id"]))
             out.append(np.asarray(model.predict_on_batch(x)).reshape(-1))
         return np.concatenate(out)[:n] if out else np.zeros(0, dtype=np.float32)
 

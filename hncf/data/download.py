@@ -10,16 +10,17 @@ tests "download" a zip they wrote themselves.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-import warnings
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+_log = logging.getLogger(__name__)
 CACHE_ENV = "HNCF_CACHE_DIR"
 _CHUNK = 1 << 20
 
@@ -87,7 +88,9 @@ def fetch(url: str, cache_dir: str | os.PathLike | None = None, *, md5: str | No
     """Download ``url`` into ``cache_dir`` once and return the local path.
 
     A cached file is re-verified against the given checksums; if it no longer
-    matches (corrupted, or an older release) it is downloaded again. Without
+    matches (corrupted, or an older release) it is deleted, with a one-line
+    warning naming it, and downloaded again; if that download fails the error
+    says the cached copy was corrupt and where a good copy can be put. Without
     checksums a cached file is trusted as is. Raises :class:`DownloadError`
     when the download fails and :class:`ChecksumError` when the fresh download
     does not match; in both cases no file is left under the final name and the
@@ -106,11 +109,26 @@ def fetch(url: str, cache_dir: str | os.PathLike | None = None, *, md5: str | No
         if bad is None:
             return target
         algo, want, got = bad
-        warnings.warn(
-            f"cached {target} has {algo} {got}, expected {want}; downloading {url} again",
-            stacklevel=2,
-        )
+        # Logged, not warnings.warn: a warning prints an internal source line under the message.
+        _log.warning("hncf: warning: cached %s is corrupt or from another release (%s %s, expected %s); "
+                     "deleted it, downloading %s again", target, algo, got, want, url)
+        target.unlink(missing_ok=True)
+        try:
+            return _download(url, target, expected, progress, timeout)
+        except DownloadError as e:
+            if isinstance(e, ChecksumError):
+                raise
+            raise DownloadError(
+                f"the cached {target} was corrupt and has been deleted; "
+                f"downloading it again failed: {e}. A copy fetched by hand can be put at {target} "
+                f"(it is checked against the same checksum)"
+            ) from e
+    return _download(url, target, expected, progress, timeout)
 
+
+def _download(url: str, target: Path, expected: dict[str, str], progress: bool, timeout: float) -> Path:
+    """Stream ``url`` into a temporary file beside ``target``, verify it, then ``os.replace`` it into place."""
+    cache_dir, fname = target.parent, target.name
     fd, tmp_name = tempfile.mkstemp(dir=cache_dir, prefix=f".{fname}.", suffix=".part")
     tmp = Path(tmp_name)
     try:

@@ -18,6 +18,7 @@ used here.
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -27,10 +28,25 @@ import numpy as np
 import pandas as pd
 
 from hncf.data.movielens import _CSV_TAGS, _read_table, parse_year
-from hncf.data.schema import GENRES, IMDB_ID, ITEM, TIMESTAMP, TITLE, TMDB_ID, USER, YEAR, SchemaError
+from hncf.data.schema import (
+    GENRES,
+    IMDB_ID,
+    ITEM,
+    TIMESTAMP,
+    TITLE,
+    TMDB_ID,
+    USER,
+    YEAR,
+    SchemaError,
+)
+
+_log = logging.getLogger(__name__)
 
 TAG = "tag"
 TAG_COLUMNS = (USER, ITEM, TAG, TIMESTAMP)
+# The text of a movie known by its id alone (rated, but not in the movies file): GroupLens' own
+# word for such a movie (ml-100k item 267 is titled "unknown"), so every item has a real string.
+UNKNOWN_MOVIE_TEXT = "unknown"
 
 # Metadata fields, in the paper's order, with the column names accepted for each
 # (TMDB's API and Kaggle's "The Movies Dataset" spellings included).
@@ -62,19 +78,7 @@ TEXT_FIELDS = (
 
 # NLTK's English stop-word list (179 words), embedded so nothing is downloaded; the
 # forms without apostrophes are added because preprocessing deletes apostrophes first.
-_NLTK_ENGLISH = (
-    "i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself "
-    "yourselves he him his himself she she's her hers herself it it's its itself they them their "
-    "theirs themselves what which who whom this that that'll these those am is are was were be "
-    "been being have has had having do does did doing a an the and but if or because as until "
-    "while of at by for with about against between into through during before after above below "
-    "to from up down in out on off over under again further then once here there when where why "
-    "how all any both each few more most other some such no nor not only own same so than too "
-    "very s t can will just don don't should should've now d ll m o re ve y ain aren aren't "
-    "couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma "
-    "mightn mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't weren "
-    "weren't won won't wouldn wouldn't"
-).split()
+_NLTK_ENGLISH = ["i", "me", "my", "myself", "we", "our", "ours", "ourselves", "you", "you're", "you've", "you'll", "you'd", "your", "yours", "yourself", "yourselves", "he", "him", "his", "himself", "she", "she's", "her", "hers", "herself", "it", "it's", "its", "itself", "they", "them", "their", "theirs", "themselves", "what", "which", "who", "whom", "this", "that", "that'll", "these", "those", "am", "is", "are", "was", "were", "be", "been", "being", "have", "has", "had", "having", "do", "does", "did", "doing", "a", "an", "the", "and", "but", "if", "or", "because", "as", "until", "while", "of", "at", "by", "for", "with", "about", "against", "between", "into", "through", "during", "before", "after", "above", "below", "to", "from", "up", "down", "in", "out", "on", "off", "over", "under", "again", "further", "then", "once", "here", "there", "when", "where", "why", "how", "all", "any", "both", "each", "few", "more", "most", "other", "some", "such", "no", "nor", "not", "only", "own", "same", "so", "than", "too", "very", "s", "t", "can", "will", "just", "don", "don't", "should", "should've", "now", "d", "ll", "m", "o", "re", "ve", "y", "ain", "aren", "aren't", "couldn", "couldn't", "didn", "didn't", "doesn", "doesn't", "hadn", "hadn't", "hasn", "hasn't", "haven", "haven't", "isn", "isn't", "ma", "mightn", "mightn't", "mustn", "mustn't", "needn", "needn't", "shan", "shan't", "shouldn", "shouldn't", "wasn", "wasn't", "weren", "weren't", "won", "won't", "wouldn", "wouldn't"]
 ENGLISH_STOP_WORDS = frozenset(_NLTK_ENGLISH) | frozenset(w.replace("'", "") for w in _NLTK_ENGLISH)
 _STOP_RE = r"\b(?:" + "|".join(sorted(ENGLISH_STOP_WORDS, key=lambda w: (-len(w), w))) + r")\b"
 
@@ -282,7 +286,7 @@ def _title_part(items: pd.DataFrame) -> pd.Series:
 
 def build_movie_texts(items: pd.DataFrame, tags: pd.DataFrame | None = None,
                       metadata: pd.DataFrame | None = None, exclude_pairs: pd.DataFrame | None = None,
-                      tag_cutoff=None, preprocess: bool = True) -> pd.Series:
+                      tag_cutoff=None, preprocess: bool = True, item_ids=None) -> pd.Series:
     """Each movie's feature text, a Series indexed by raw item id (items' order).
 
     Fields in the paper's order (:data:`TEXT_FIELDS`): title (with year), PG rating,
@@ -292,8 +296,14 @@ def build_movie_texts(items: pd.DataFrame, tags: pd.DataFrame | None = None,
     through the items' ``tmdb_id`` or ``imdb_id`` column (its index name says which).
     ``tags`` are raw tag rows (:func:`load_tags`); ``exclude_pairs`` and ``tag_cutoff``
     keep held-out interactions out of them (see :func:`filter_tags`). With
-    ``preprocess`` the text goes through :func:`preprocess_text`. A movie whose text
-    comes out empty raises ``ValueError`` naming it.
+    ``preprocess`` the text goes through :func:`preprocess_text`.
+
+    ``item_ids`` (raw ids) gives the result's ids and order; ids that ``items`` lacks are
+    built as movies with an empty title. A movie with nothing at all (no title, genres,
+    metadata or tags: a rating whose movie the movies file does not list) gets
+    :data:`UNKNOWN_MOVIE_TEXT`, with a warning naming a few; every text is a ``str``. A
+    movie that has a title but whose text comes out empty (stop words only) raises
+    ``ValueError`` naming it.
     """
     missing = [c for c in (ITEM, TITLE) if c not in items.columns]
     if missing:
@@ -309,6 +319,14 @@ def build_movie_texts(items: pd.DataFrame, tags: pd.DataFrame | None = None,
             "(load_tags(<release>/tags.csv)) so held-out tags can be removed"
         )
     items = items.reset_index(drop=True)
+    if item_ids is not None:
+        wanted = pd.Index(np.asarray(item_ids).ravel())
+        if wanted.has_duplicates:
+            raise ValueError(f"item_ids repeat id(s) {wanted[wanted.duplicated()].unique()[:5].tolist()}")
+        absent = wanted[~wanted.isin(items[ITEM])]
+        if len(absent):
+            items = pd.concat([items, pd.DataFrame({ITEM: absent.to_numpy(), TITLE: ""})], ignore_index=True)
+        items = items.set_index(ITEM, drop=False).loc[wanted].reset_index(drop=True)
     parts: dict[str, pd.Series] = {"title": _title_part(items)}
     if GENRES in items.columns:
         parts["genres"] = items[GENRES].astype(object).where(items[GENRES].notna(), "").astype(str) \
@@ -343,6 +361,12 @@ def build_movie_texts(items: pd.DataFrame, tags: pd.DataFrame | None = None,
         ended = text.str.contains(r"[.!?]$", regex=True).to_numpy()
         sep = pd.Series(np.where(both, np.where(ended, " ", ". "), ""), index=items.index)
         text = text + sep + part
+    nothing = (text.str.strip() == "").to_numpy()
+    if nothing.any():
+        ids = items[ITEM].to_numpy()[nothing]
+        _log.warning("hncf: warning: %d movie(s) have no title, genres, metadata or tags, e.g. item id(s) %s; "
+                     "their text is %r", int(nothing.sum()), ids[:5].tolist(), UNKNOWN_MOVIE_TEXT)
+        text = text.where(~nothing, UNKNOWN_MOVIE_TEXT)
     if preprocess:
         text = preprocess_text(text)
     empty = (text.str.len() == 0).to_numpy()
@@ -358,6 +382,6 @@ def build_movie_texts(items: pd.DataFrame, tags: pd.DataFrame | None = None,
 
 __all__ = [
     "ENGLISH_STOP_WORDS", "KEY_ALIASES", "METADATA_ALIASES", "METADATA_FIELDS", "TAG", "TAG_COLUMNS",
-    "TEXT_FIELDS", "build_movie_texts", "filter_tags", "load_movie_metadata", "load_tags",
+    "TEXT_FIELDS", "UNKNOWN_MOVIE_TEXT", "build_movie_texts", "filter_tags", "load_movie_metadata", "load_tags",
     "preprocess_text", "training_tag_cutoff",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import re
 import shutil
@@ -41,8 +42,10 @@ from hncf.data.schema import (
     USER,
     YEAR,
     SchemaError,
+    merge_duplicates,
 )
 
+_log = logging.getLogger(__name__)
 DATA_ENV = "HNCF_DATA_DIR"
 BASE_URL = "https://files.grouplens.org/datasets/movielens/"
 
@@ -114,12 +117,23 @@ _EXTRACTED_MARKER = ".hncf-zip-md5"
 
 @dataclass
 class MovieLensData:
-    """A loaded MovieLens release: interactions (raw ids) and item metadata."""
+    """A loaded MovieLens release: interactions (raw ids) and item metadata.
+
+    ``report`` (JSON-able) says what the loader changed or found, by file: ratings read and
+    kept, duplicate (user, item) rows merged (rule :data:`hncf.data.schema.DUPLICATE_RULE`,
+    with the file lines of a few), rated movies the movies file does not list (added to
+    ``items`` with an empty title) and movies without genres. :meth:`report_lines` words it.
+    """
 
     name: str
     interactions: pd.DataFrame
     items: pd.DataFrame
     source: Path | None = field(default=None, repr=False)
+    report: dict = field(default_factory=dict, repr=False)
+
+    def report_lines(self) -> list[str]:
+        """The load report as short lines for a run log: a summary, then one line per finding."""
+        return load_report_lines(self.report)
 
     @property
     def n_users(self) -> int:
@@ -142,9 +156,32 @@ class MovieLensData:
 # Table reading with precise error reporting
 # ---------------------------------------------------------------------------
 
-# Field kinds: "int" (required integer), "float" (required finite number),
-# "Int64" (optional integer), "str" (required non-empty text), "opt" (optional text).
-_PANDAS_DTYPE = {"int": "int64", "float": "float64", "Int64": "Int64", "str": "str", "opt": "str"}
+# Field kinds: "int" (required integer), "id" (required integer >= 0), "float" (required finite
+# number), "Int64" (optional integer), "str" (required non-empty text), "opt" (optional text).
+_PANDAS_DTYPE = {"int": "int64", "id": "int64", "float": "float64", "Int64": "Int64", "str": "str", "opt": "str"}
+
+
+@dataclass(frozen=True)
+class RatingScale:
+    """The ratings a release can hold: ``lo`` to ``hi`` in steps of ``step``."""
+
+    lo: float
+    hi: float
+    step: float
+    label: str
+
+    def valid(self, x: np.ndarray) -> np.ndarray:
+        """Vectorised: which values lie on the scale (NaN never does)."""
+        x = np.asarray(x, dtype=np.float64)
+        steps = (x - self.lo) / self.step
+        with np.errstate(invalid="ignore"):
+            return (x >= self.lo) & (x <= self.hi) & (np.abs(steps - np.round(steps)) < 1e-6)
+
+
+# GroupLens' scales: ml-100k and ml-1m hold whole stars, the csv releases half stars.
+WHOLE_STARS = RatingScale(1.0, 5.0, 1.0, "whole stars 1 to 5")
+HALF_STARS = RatingScale(0.5, 5.0, 0.5, "half stars 0.5 to 5.0")
+RATING_SCALES = {"ml-100k": WHOLE_STARS, "ml-1m": WHOLE_STARS, "csv": HALF_STARS}
 
 
 @dataclass(frozen=True)
@@ -153,21 +190,24 @@ class _Format:
     fields: tuple[tuple[str, str], ...]  # (name, kind), in file order
     header: bool = False  # the first line names the columns (and must equal the names)
     encoding: str = "utf-8"
+    scale: tuple[str, RatingScale] | None = None  # (field, scale) the field's values must lie on
 
     @property
     def names(self) -> list[str]:
         return [n for n, _ in self.fields]
 
 
-def _check_kind(value: str, kind: str) -> str | None:
-    """Why ``value`` is not a valid ``kind``, or None when it is."""
-    if kind in ("int", "Int64"):
+def _check_kind(value: str, kind: str, scale: RatingScale | None = None) -> str | None:
+    """Why ``value`` is not a valid ``kind`` (on ``scale`` when given), or None when it is."""
+    if kind in ("int", "Int64", "id"):
         if kind == "Int64" and value == "":
             return None
         try:
-            int(value)
+            x = int(value)
         except ValueError:
             return f"{value!r} is not an integer"
+        if kind == "id" and x < 0:
+            return f"{value!r} is a negative id"
     elif kind == "float":
         try:
             x = float(value)
@@ -175,6 +215,8 @@ def _check_kind(value: str, kind: str) -> str | None:
             return f"{value!r} is not a number"
         if not np.isfinite(x):
             return f"{value!r} is not a finite number"
+        if scale is not None and not scale.valid(x):
+            return f"{value!r} is outside the rating scale ({scale.label})"
     elif kind == "str" and value == "":
         return "empty value"
     return None
@@ -200,7 +242,8 @@ def _locate_bad_line(path: Path, fmt: _Format) -> tuple[int, str, str] | None:
             if len(values) != n:
                 return lineno, line, f"expected {n} fields separated by {fmt.sep!r}, found {len(values)}"
             for (name, kind), value in zip(fmt.fields, values):
-                problem = _check_kind(value, kind)
+                scale = fmt.scale[1] if fmt.scale is not None and fmt.scale[0] == name else None
+                problem = _check_kind(value, kind, scale)
                 if problem:
                     return lineno, line, f"{name}: {problem}"
     return None
@@ -220,6 +263,8 @@ def _raise_bad_line(path: Path, fmt: _Format, cause: Exception | None = None) ->
 def _check_header(path: Path, fmt: _Format) -> None:
     with open(path, encoding=fmt.encoding, newline="") as f:
         first = f.readline().lstrip("\ufeff").rstrip("\r\n")
+    if not first and path.stat().st_size == 0:
+        raise SchemaError(f"{path}: the file is empty; expected a header line {fmt.names} and data lines")
     found = next(csv.reader([first])) if first else []
     if found != fmt.names:
         raise SchemaError(
@@ -243,6 +288,9 @@ def _read_table(path: Path, fmt: _Format) -> pd.DataFrame:
         source, sep = io.BytesIO(data.replace(sep.encode(), b"\x1f")), "\x1f"
     # Positional keys without a header line (columns are 0..n-1), names with one.
     dtypes = {(name if fmt.header else i): _PANDAS_DTYPE[kind] for i, (name, kind) in enumerate(fmt.fields)}
+    if not fmt.header and not _has_data(path):
+        # pandas cannot parse a file without a line; an empty table lets the caller say what is missing.
+        return pd.DataFrame({name: pd.Series(dtype=_PANDAS_DTYPE[kind]) for name, kind in fmt.fields})
     try:
         df = pd.read_csv(
             source,
@@ -265,16 +313,53 @@ def _read_table(path: Path, fmt: _Format) -> pd.DataFrame:
     suspicious = np.zeros(len(df), dtype=bool)
     for name, kind in fmt.fields:
         if kind == "float":
-            suspicious |= ~np.isfinite(df[name].to_numpy(dtype=np.float64))
+            values = df[name].to_numpy(dtype=np.float64)
+            suspicious |= ~np.isfinite(values)
+            if fmt.scale is not None and fmt.scale[0] == name:
+                suspicious |= ~fmt.scale[1].valid(values)
+        elif kind == "id":
+            suspicious |= df[name].to_numpy() < 0
         elif kind == "str":
             suspicious |= df[name].isna().to_numpy()
     if suspicious.any():
-        # A NaN rating or an empty required field; the scan finds the exact line.
-        _raise_bad_line(path, fmt, SchemaError(f"{int(suspicious.sum())} row(s) with missing or non-finite values"))
+        # A NaN or off-scale rating, a negative id or an empty required field; the scan finds the line.
+        _raise_bad_line(path, fmt, SchemaError(f"{int(suspicious.sum())} row(s) with missing or invalid values"))
     for name, kind in fmt.fields:
         if kind == "opt":
             df[name] = df[name].fillna("")
     return df
+
+
+def _has_data(path: Path) -> bool:
+    """Whether ``path`` holds anything but whitespace (read in chunks: stops at the first data)."""
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 16):
+            if chunk.strip():
+                return True
+    return False
+
+
+def _line_numbers(path: Path, header: bool, rows) -> dict[int, int]:
+    """1-based file line of each 0-based data row (pandas skips blank lines, so count them).
+
+    Only called to name the lines of a few reported rows; stops after the last one.
+    """
+    wanted = sorted({int(r) for r in rows})
+    out: dict[int, int] = {}
+    if not wanted:
+        return out
+    k, row = 0, -1
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if (header and lineno == 1) or not raw.strip():
+                continue
+            row += 1
+            if row == wanted[k]:
+                out[row] = lineno
+                k += 1
+                if k == len(wanted):
+                    break
+    return out
 
 
 def _require(path: Path, name: str, hint: str) -> Path:
@@ -319,17 +404,19 @@ def _interactions_frame(df: pd.DataFrame, u: str, i: str, r: str, t: str) -> pd.
 # The three on-disk layouts
 # ---------------------------------------------------------------------------
 
-_RATING_FIELDS = (("user", "int"), ("item", "int"), ("rating", "float"), ("timestamp", "int"))
+_RATING_FIELDS = (("user", "id"), ("item", "id"), ("rating", "float"), ("timestamp", "int"))
 
 
 def _load_100k(d: Path, hint: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ratings = _read_table(_require(d / "u.data", "ratings", hint), _Format("\t", _RATING_FIELDS))
+    ratings = _read_table(_require(d / "u.data", "ratings", hint), _RATINGS_FORMAT["ml-100k"])
     genre_tab = _read_table(
         _require(d / "u.genre", "genre names", hint),
         _Format("|", (("genre", "str"), ("index", "int")), encoding="latin-1"),
     )
+    if len(genre_tab) == 0:
+        raise SchemaError(f"{d / 'u.genre'}: no genre names (no data lines); u.item's genre flags need them")
     names = genre_tab.sort_values("index")["genre"].tolist()
-    fields = (("movie id", "int"), ("movie title", "str"), ("release date", "opt"),
+    fields = (("movie id", "id"), ("movie title", "str"), ("release date", "opt"),
               ("video release date", "opt"), ("IMDb URL", "opt")) + tuple((g, "int") for g in names)
     movies = _read_table(_require(d / "u.item", "movies", hint), _Format("|", fields, encoding="latin-1"))
     flags = movies[names].to_numpy()
@@ -348,21 +435,26 @@ def _load_100k(d: Path, hint: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _load_1m(d: Path, hint: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ratings = _read_table(
-        _require(d / "ratings.dat", "ratings", hint), _Format("::", _RATING_FIELDS, encoding="latin-1")
-    )
+    ratings = _read_table(_require(d / "ratings.dat", "ratings", hint), _RATINGS_FORMAT["ml-1m"])
     movies = _read_table(
         _require(d / "movies.dat", "movies", hint),
-        _Format("::", (("item", "int"), ("title", "str"), ("genres", "opt")), encoding="latin-1"),
+        _Format("::", (("item", "id"), ("title", "str"), ("genres", "opt")), encoding="latin-1"),
     )
     items = _items_frame(movies["item"], movies["title"], movies["genres"])
     return _interactions_frame(ratings, "user", "item", "rating", "timestamp"), items
 
 
-_CSV_RATINGS = _Format(",", (("userId", "int"), ("movieId", "int"), ("rating", "float"), ("timestamp", "int")), header=True)
-_CSV_MOVIES = _Format(",", (("movieId", "int"), ("title", "str"), ("genres", "opt")), header=True)
-_CSV_TAGS = _Format(",", (("userId", "int"), ("movieId", "int"), ("tag", "opt"), ("timestamp", "int")), header=True)
-_CSV_LINKS = _Format(",", (("movieId", "int"), ("imdbId", "opt"), ("tmdbId", "Int64")), header=True)
+_CSV_RATINGS = _Format(",", (("userId", "id"), ("movieId", "id"), ("rating", "float"), ("timestamp", "int")),
+                       header=True, scale=("rating", HALF_STARS))
+_CSV_MOVIES = _Format(",", (("movieId", "id"), ("title", "str"), ("genres", "opt")), header=True)
+_CSV_TAGS = _Format(",", (("userId", "id"), ("movieId", "id"), ("tag", "opt"), ("timestamp", "int")), header=True)
+_CSV_LINKS = _Format(",", (("movieId", "id"), ("imdbId", "opt"), ("tmdbId", "Int64")), header=True)
+_RATINGS_FORMAT = {
+    "ml-100k": _Format("\t", _RATING_FIELDS, scale=("rating", WHOLE_STARS)),
+    "ml-1m": _Format("::", _RATING_FIELDS, encoding="latin-1", scale=("rating", WHOLE_STARS)),
+    "csv": _CSV_RATINGS,
+}
+_FILES = {"ml-100k": ("u.data", "u.item"), "ml-1m": ("ratings.dat", "movies.dat"), "csv": ("ratings.csv", "movies.csv")}
 
 
 def _tags_by_movie(tags: pd.DataFrame) -> pd.Series:
@@ -407,8 +499,104 @@ def get_release(name: str) -> Release:
         ) from None
 
 
-def read_movielens_dir(name: str, directory: str | os.PathLike) -> MovieLensData:
-    """Parse an unzipped release ``name`` from ``directory`` (no download)."""
+_MAX_EXAMPLES = 5
+
+
+def _clean(name: str, layout: str, d: Path, interactions: pd.DataFrame,
+           items: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Refuse an empty release, merge duplicate ratings, list unlisted and genre-less movies."""
+    ratings_name, movies_name = _FILES[layout]
+    ratings_path, movies_path = d / ratings_name, d / movies_name
+    fmt = _RATINGS_FORMAT[layout]
+    if len(interactions) == 0:
+        raise SchemaError(
+            f"{ratings_path}: no ratings ({'only the header line' if fmt.header else 'no data lines'}); "
+            f"{name} needs at least one rating to split and train on"
+        )
+    if len(items) == 0:
+        raise SchemaError(f"{movies_path}: no movies ({'only the header line' if fmt.header else 'no data lines'})")
+    report: dict = {"dataset": name, "source": str(d), "ratings_file": str(ratings_path),
+                    "rows_read": len(interactions)}
+
+    interactions, dup = merge_duplicates(interactions, max_examples=_MAX_EXAMPLES)
+    if dup["rows_dropped"]:
+        lines = _line_numbers(ratings_path, fmt.header, [r for e in dup["examples"] for r in e["rows"]])
+        dup["examples"] = [
+            {"user": e["user"], "item": e["item"], "lines": [lines.get(r) for r in e["rows"]],
+             "kept_line": lines.get(e["kept_row"])}
+            for e in dup["examples"]
+        ]
+        # The index keeps each row's position in the file (as the splitters rely on), gaps and all.
+    else:
+        dup["examples"] = []
+    dup["file"] = str(ratings_path)
+    report["duplicates"] = dup
+    report["ratings"] = len(interactions)
+
+    no_genres = items[GENRES].astype(str).str.strip().isin(["", "(no genres listed)"]).to_numpy()
+    report["movies_without_genres"] = {
+        "file": str(movies_path), "movies": int(no_genres.sum()),
+        "examples": [int(i) for i in items[ITEM].to_numpy()[no_genres][:_MAX_EXAMPLES]],
+    }
+
+    rated = interactions[ITEM].to_numpy()
+    unlisted_rows = ~np.isin(rated, items[ITEM].to_numpy())
+    unlisted = np.unique(rated[unlisted_rows])
+    report["unlisted_items"] = {
+        "file": str(movies_path), "items": len(unlisted), "ratings": int(unlisted_rows.sum()),
+        "examples": [int(i) for i in unlisted[:_MAX_EXAMPLES]],
+    }
+    if len(unlisted):
+        # Rated but not in the movies file: kept (their ratings are real), with an empty title.
+        extra = pd.DataFrame({ITEM: unlisted.astype(np.int64), TITLE: "", GENRES: ""})
+        extra[YEAR] = pd.array([pd.NA] * len(unlisted), dtype="Int64")
+        for col in (TAGS, IMDB_ID):
+            if col in items.columns:
+                extra[col] = ""
+        if TMDB_ID in items.columns:
+            extra[TMDB_ID] = pd.array([pd.NA] * len(unlisted), dtype="Int64")
+        items = pd.concat([items, extra[list(items.columns)]], ignore_index=True)
+        items = items.astype({YEAR: "Int64", **({TMDB_ID: "Int64"} if TMDB_ID in items.columns else {})})
+    return interactions, items, report
+
+
+def load_report_lines(report: dict) -> list[str]:
+    """A load report (``MovieLensData.report``) as lines: a summary, then one line per finding."""
+    if not report:
+        return []
+    read = f" ({report['rows_read']:,} rows read)" if report["rows_read"] != report["ratings"] else ""
+    lines = [f"{report['dataset']}: {report['ratings']:,} ratings{read} from {report['ratings_file']}"]
+    dup = report.get("duplicates", {})
+    if dup.get("rows_dropped"):
+        shown = "; ".join(
+            f"user {e['user']} item {e['item']} on lines {', '.join(str(n) for n in e['lines'])} "
+            f"(kept line {e['kept_line']})" for e in dup["examples"][:3]
+        )
+        lines.append(f"{dup['file']}: merged {dup['rows_dropped']:,} duplicate row(s) of {dup['pairs']:,} "
+                     f"(user, item) pair(s) (kept the latest by timestamp; ties: the last in file order); "
+                     f"e.g. {shown}")
+    unlisted = report.get("unlisted_items", {})
+    if unlisted.get("items"):
+        lines.append(f"{unlisted['file']}: {unlisted['items']:,} rated movie id(s) not listed "
+                     f"({unlisted['ratings']:,} rating(s)), kept with an empty title, e.g. "
+                     f"{', '.join(str(i) for i in unlisted['examples'])}")
+    genres = report.get("movies_without_genres", {})
+    if genres.get("movies"):
+        lines.append(f"{genres['file']}: {genres['movies']:,} movie(s) without genres (empty or "
+                     f"'(no genres listed)'), e.g. ids {', '.join(str(i) for i in genres['examples'])}")
+    return lines
+
+
+def read_movielens_dir(name: str, directory: str | os.PathLike, *, progress: bool = False) -> MovieLensData:
+    """Parse an unzipped release ``name`` from ``directory`` (no download).
+
+    Beyond parsing (bad lines, wrong columns, negative ids and ratings off the release's
+    scale raise :class:`SchemaError` naming the file and line): an empty ratings or movies
+    file is an error; repeated (user, item) ratings are merged by
+    :data:`hncf.data.schema.DUPLICATE_RULE`; rated movies missing from the movies file are
+    added to ``items`` with an empty title. All of it is counted in ``report``, printed
+    when ``progress``.
+    """
     release = get_release(name)
     d = Path(directory).expanduser()
     hint = (
@@ -417,7 +605,12 @@ def read_movielens_dir(name: str, directory: str | os.PathLike) -> MovieLensData
         f"load_movielens({name!r}) download it."
     )
     interactions, items = _LOADERS[release.layout](d, hint)
-    return MovieLensData(name=name, interactions=interactions, items=items, source=d)
+    interactions, items, report = _clean(name, release.layout, d, interactions, items)
+    data = MovieLensData(name=name, interactions=interactions, items=items, source=d, report=report)
+    if progress:
+        for line in data.report_lines():
+            print(f"[hncf] {line}", flush=True)
+    return data
 
 
 def _published_md5(release: Release, cache_dir, progress: bool) -> str:
@@ -438,6 +631,11 @@ def _safe_extract(zf: zipfile.ZipFile, dest: Path, zip_path: Path) -> None:
         if target != root and root not in target.parents:
             raise SchemaError(f"{zip_path}: member {member!r} would extract outside {dest}")
     zf.extractall(dest)
+
+
+def _extract(zip_path: Path, dest: Path) -> None:
+    with zipfile.ZipFile(zip_path) as zf:
+        _safe_extract(zf, dest, zip_path)
 
 
 def download_movielens(name: str, cache_dir: str | os.PathLike | None = None, *,
@@ -465,10 +663,12 @@ def download_movielens(name: str, cache_dir: str | os.PathLike | None = None, *,
         # One level down, so the folder moved out is never the temporary directory itself.
         tmp = Path(tmp) / "unzipped"
         try:
-            with zipfile.ZipFile(zip_path) as zf:
-                _safe_extract(zf, tmp, zip_path)
+            _extract(zip_path, tmp)
         except zipfile.BadZipFile as e:
-            raise SchemaError(f"{zip_path} (from {release.url}) is not a valid zip: {e}") from e
+            # It passed its checksum, so the cache is not to blame; never keep an unusable zip.
+            zip_path.unlink(missing_ok=True)
+            raise SchemaError(f"{zip_path} (from {release.url}) is not a valid zip ({e}); deleted it, "
+                              f"so the next run downloads it again") from e
         found = sorted(tmp.rglob(ratings_file))
         if not found:
             raise FileNotFoundError(
@@ -496,8 +696,11 @@ def resolve_data_dir(name: str, data_dir: str | os.PathLike | None = None) -> Pa
             d = d / name
         return d
     env = os.environ.get(DATA_ENV)
-    if env and (Path(env).expanduser() / name).is_dir():
-        return Path(env).expanduser() / name
+    if env:
+        if (Path(env).expanduser() / name).is_dir():
+            return Path(env).expanduser() / name
+        _log.warning("hncf: warning: $%s is %s but holds no %s/ folder (%s not found); looking in the "
+                     "download cache instead", DATA_ENV, env, name, Path(env).expanduser() / name)
     return None
 
 
@@ -509,6 +712,8 @@ def load_movielens(name: str, data_dir: str | os.PathLike | None = None,
     Reads ``data_dir`` (or ``$HNCF_DATA_DIR/<name>``) when given; otherwise
     downloads the official GroupLens zip into ``cache_dir`` (default
     ``$HNCF_CACHE_DIR`` or ``~/.cache/hncf``) unless ``download=False``.
+    What the loader merged or found is in the result's ``report`` (see
+    :func:`read_movielens_dir`), printed when ``progress``.
     """
     release = get_release(name)
     d = resolve_data_dir(name, data_dir)
@@ -520,7 +725,7 @@ def load_movielens(name: str, data_dir: str | os.PathLike | None = None,
                 f"of {release.url}"
             )
         d = download_movielens(name, cache_dir, progress=progress)
-    return read_movielens_dir(name, d)
+    return read_movielens_dir(name, d, progress=progress)
 
 
 def _as_int_ids(s: pd.Series) -> pd.Series:

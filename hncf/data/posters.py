@@ -8,8 +8,9 @@ the movie's IMDb or TMDB id (``tt0114709.jpg`` / ``0114709.jpg``, ``862.jpg``).
 
 Files are decoded by content, not by name (a PNG called ``.jpg`` still loads and is
 counted as *mislabelled*), converted to RGB and resized to ``size``. A missing,
-empty, truncated or undecodable file never raises: it becomes an all-zero image with
-``mask`` False and is counted in the :class:`PosterReport`. Posters are not missing
+empty, truncated, undecodable or oversized (above :data:`MAX_POSTER_PIXELS`) file
+never raises: it becomes an all-zero image with ``mask`` False and is counted in the
+:class:`PosterReport` (an empty file as missing, named in the report's notes). Posters are not missing
 at random (old and obscure films lack them far more often), so the mask is data:
 :func:`poster_coverage` gives it without decoding anything.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,6 +48,10 @@ INTERPOLATIONS = {
     "box": Image.Resampling.BOX,
     "hamming": Image.Resampling.HAMMING,
 }
+# The largest poster decoded: 40 megapixels (e.g. 5000 x 8000) is far beyond any real poster
+# (TMDB's originals are about 2000 x 3000) and takes 120 MB as RGB; bigger files are refused
+# unread as "unreadable", never handed to PIL's decoder (a 144 MP PNG of a few kB is a bomb).
+MAX_POSTER_PIXELS = 40_000_000
 # Progress bars only when a call decodes enough files to take noticeable time.
 _PROGRESS_MIN_FILES = 500
 
@@ -75,7 +81,8 @@ class PosterIndex:
     ``key`` says what the file names are: ``"movieId"`` (the raw item id itself),
     ``"imdb_id"`` or ``"tmdb_id"`` (looked up through ``items``, a frame with the
     ``item`` column and that id column, such as ``load_movielens(...).items``).
-    Files whose stem matches no movie are ignored (counted in ``n_unmatched_files``).
+    Files whose stem matches no movie are ignored (counted in ``n_unmatched_files``);
+    ``empty_files`` lists the movies' zero-byte files (they count as missing posters).
     """
 
     def __init__(self, directory: str | os.PathLike, key: str = "movieId",
@@ -127,6 +134,8 @@ class PosterIndex:
             self.n_unmatched_files = int((~by_key.index.isin(file_keys)).sum())
         self._paths = paths
         self._lookup = pd.Index(paths.index)
+        # Zero-byte files count as missing everywhere; keep their names so reports can show them.
+        self.empty_files = tuple(sorted(p for p in paths.to_numpy(dtype=object) if _size(p) == 0))
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -136,7 +145,8 @@ class PosterIndex:
 
     def __repr__(self) -> str:
         return (f"PosterIndex({str(self.directory)!r}, key={self.key!r}, movies_with_file={len(self):,}, "
-                f"unmatched_files={self.n_unmatched_files:,}, duplicate_files={self.n_duplicate_files:,})")
+                f"unmatched_files={self.n_unmatched_files:,}, duplicate_files={self.n_duplicate_files:,}, "
+                f"empty_files={len(self.empty_files):,})")
 
     @property
     def item_ids(self) -> np.ndarray:
@@ -161,7 +171,8 @@ class PosterReport:
 
     Counts are over the distinct item ids of each call. ``*_ids`` keep the first
     :attr:`MAX_EXAMPLES` ids of each kind and ``notes`` the first few messages
-    (file path and reason) for unreadable and mislabelled files.
+    (file path and reason) for unreadable, mislabelled and empty files (an empty
+    file counts as missing).
     """
 
     requested: int = 0
@@ -189,7 +200,7 @@ class PosterReport:
             missing_ids=(self.missing_ids + other.missing_ids)[:k],
             unreadable_ids=(self.unreadable_ids + other.unreadable_ids)[:k],
             mislabelled_ids=(self.mislabelled_ids + other.mislabelled_ids)[:k],
-            notes=(self.notes + other.notes)[: 2 * k],
+            notes=(self.notes + other.notes)[: 3 * k],
         )
 
     def __radd__(self, other):
@@ -255,7 +266,8 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _decode(path: str, size_hw: tuple[int, int], resample) -> tuple[str, np.ndarray | None, str]:
+def _decode(path: str, size_hw: tuple[int, int], resample,
+            max_pixels: int = MAX_POSTER_PIXELS) -> tuple[str, np.ndarray | None, str]:
     """(status, uint8 [H, W, 3] or None, detail) for one file; never raises."""
     try:
         with open(path, "rb") as f:
@@ -265,17 +277,25 @@ def _decode(path: str, size_hw: tuple[int, int], resample) -> tuple[str, np.ndar
     except OSError as e:
         return "unreadable", None, f"{path}: cannot read ({e})"
     if not data:
-        return "unreadable", None, f"{path}: empty file"
+        return "missing", None, f"{path}: empty file (0 bytes)"
     h, w = size_hw
     try:
         with Image.open(io.BytesIO(data)) as im:
             fmt = im.format
+            # Image.open reads the header only: refuse a huge image before any pixel is decoded.
+            pixels = im.size[0] * im.size[1]
+            if pixels > max_pixels:
+                return "unreadable", None, (
+                    f"{path}: {im.size[0]} x {im.size[1]} pixels ({pixels / 1e6:.1f} MP) is above the "
+                    f"{max_pixels / 1e6:g} MP limit for a poster (max_pixels); not decoded")
             # No im.draft(): JPEG DCT scaling would make pixels depend on the target size.
             im.load()  # raises here on truncated or corrupt data
             rgb = _to_rgb(ImageOps.exif_transpose(im))
             arr = np.asarray(rgb.resize((w, h), resample), dtype=np.uint8)
     except UnidentifiedImageError:
         return "unreadable", None, f"{path}: not an image format PIL knows (starts with {data[:8]!r})"
+    except Image.DecompressionBombError as e:  # PIL's own limit, raised before the size can be read
+        return "unreadable", None, f"{path}: above the {max_pixels / 1e6:g} MP limit for a poster ({e})"
     except Exception as e:  # any decoder failure means "no poster", never a crash
         return "unreadable", None, f"{path}: cannot decode ({type(e).__name__}: {e})"
     ext = Path(path).suffix.lower()
@@ -312,7 +332,7 @@ def _plain(x):
 
 def load_posters(index: PosterIndex, item_ids, size: tuple[int, int] = (224, 224), mode: str = "paper",
                  *, interpolation: str = "bilinear", workers: int | None = None,
-                 progress: bool | None = None) -> PosterBatch:
+                 progress: bool | None = None, max_pixels: int = MAX_POSTER_PIXELS) -> PosterBatch:
     """Decode the posters of ``item_ids`` (raw ids) into one batch.
 
     ``size`` is (height, width). ``mode``: ``"paper"`` divides by 255 (the paper's
@@ -322,7 +342,9 @@ def load_posters(index: PosterIndex, item_ids, size: tuple[int, int] = (224, 224
     Items without a usable poster get an all-zero image and ``mask`` False in every
     mode. Each distinct id is decoded once, by ``workers`` threads (PIL releases the
     GIL while decoding). ``progress=None`` shows a bar from 500 files up. A 224x224
-    poster takes 0.6 MB as float32, so load a whole catalogue in chunks.
+    poster takes 0.6 MB as float32, so load a whole catalogue in chunks. An image of more
+    than ``max_pixels`` pixels is not decoded and counts as unreadable; an empty file
+    counts as missing; both are named in the report's notes.
     """
     if mode not in POSTER_MODES:
         raise ValueError(f"unknown poster mode {mode!r}; expected one of {POSTER_MODES}")
@@ -343,7 +365,7 @@ def load_posters(index: PosterIndex, item_ids, size: tuple[int, int] = (224, 224
     resample = INTERPOLATIONS[interpolation]
 
     def work(j: int) -> int:
-        st, arr, detail = _decode(paths[j], size_hw, resample)
+        st, arr, detail = _decode(paths[j], size_hw, resample, max_pixels)
         status[j], details[j] = st, detail
         if arr is not None:
             images[j] = arr  # rows are disjoint, so threads never write the same memory
@@ -352,7 +374,10 @@ def load_posters(index: PosterIndex, item_ids, size: tuple[int, int] = (224, 224
 
     show = len(todo) >= _PROGRESS_MIN_FILES if progress is None else progress
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
-    with tqdm(total=len(todo), desc="posters", unit="img", disable=not show) as bar:
+    with tqdm(total=len(todo), desc="posters", unit="img", disable=not show) as bar, warnings.catch_warnings():
+        # Images above PIL's bomb threshold are above max_pixels too (unless it was raised past
+        # PIL's): they are refused and reported, so PIL's warning would only repeat it.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         if workers <= 1 or len(todo) < 2:
             for j in todo:
                 work(j)
@@ -367,7 +392,9 @@ def load_posters(index: PosterIndex, item_ids, size: tuple[int, int] = (224, 224
         images[~mask] = 0.0  # mean subtraction would turn blanks into -mean
     k = PosterReport.MAX_EXAMPLES
     kinds = {s: np.flatnonzero(status == s) for s in ("missing", "unreadable", "mislabelled")}
-    noted = np.sort(np.concatenate([kinds["unreadable"][:k], kinds["mislabelled"][:k]]))
+    # Missing with a detail: the file exists but is empty (or vanished after the scan).
+    missing_noted = np.array([j for j in kinds["missing"] if details[j]][:k], dtype=np.int64)
+    noted = np.sort(np.concatenate([kinds["unreadable"][:k], kinds["mislabelled"][:k], missing_noted]))
     report = PosterReport(
         requested=n,
         loaded=int(mask.sum()),
@@ -424,6 +451,6 @@ def poster_bytes_hash(index: PosterIndex, item_ids) -> list[str]:
 
 
 __all__ = [
-    "INTERPOLATIONS", "POSTER_EXTENSIONS", "POSTER_KEYS", "POSTER_MODES", "PosterBatch", "PosterIndex",
+    "INTERPOLATIONS", "MAX_POSTER_PIXELS", "POSTER_EXTENSIONS", "POSTER_KEYS", "POSTER_MODES", "PosterBatch", "PosterIndex",
     "PosterReport", "load_posters", "poster_bytes_hash", "poster_coverage",
 ]

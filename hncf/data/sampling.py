@@ -9,13 +9,18 @@ search of the sorted keys beyond), and only the collisions are redrawn.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+
+_log = logging.getLogger(__name__)
 
 # After this many redraw rounds the few rows still colliding (users who rated
 # almost every item) are finished exactly, one row at a time.
@@ -240,13 +245,64 @@ def save_test_negatives(path: str | os.PathLike, users, negatives, meta: dict | 
     return path
 
 
+class CorruptFileError(ValueError):
+    """A saved file exists but cannot be read back (truncated, not an .npz, wrong contents)."""
+
+
 def load_test_negatives(path: str | os.PathLike) -> TestNegatives:
-    """Read what :func:`save_test_negatives` wrote: ``(users, negatives, meta)``."""
+    """Read what :func:`save_test_negatives` wrote: ``(users, negatives, meta)``.
+
+    Raises ``FileNotFoundError`` when ``path`` does not exist and :class:`CorruptFileError`
+    (a ``ValueError``) naming the file when it cannot be read back: truncated, not an .npz,
+    or without the users/negatives/meta it should hold. See :func:`load_test_negatives_if_valid`
+    to treat such a file as absent.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found (saved test negatives)")
-    with np.load(path, allow_pickle=False) as z:
-        missing = {"users", "negatives", "meta"} - set(z.files)
-        if missing:
-            raise ValueError(f"{path} is not a test-negatives file: missing {sorted(missing)}")
-        return TestNegatives(z["users"], z["negatives"], json.loads(str(z["meta"])))
+
+    def corrupt(why: str) -> CorruptFileError:
+        err = CorruptFileError(
+            f"{path} is not a readable test-negatives file ({why}); delete it and the negatives are "
+            f"sampled again (with the same seed, the same ones)"
+        )
+        err.path, err.reason = path, why
+        return err
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = {"users", "negatives", "meta"} - set(z.files)
+            if missing:
+                raise corrupt(f"missing {sorted(missing)}")
+            users, negatives, meta = z["users"], z["negatives"], json.loads(str(z["meta"]))
+    except CorruptFileError:
+        raise
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        # np.load raises any of these on truncated or foreign bytes; json.JSONDecodeError is a ValueError.
+        raise corrupt(f"{type(e).__name__}: {e}") from e
+    if (users.ndim != 1 or negatives.ndim != 2 or len(users) != len(negatives)
+            or not np.issubdtype(users.dtype, np.integer) or not np.issubdtype(negatives.dtype, np.integer)
+            or not isinstance(meta, dict)):
+        raise corrupt(f"users {users.dtype}{list(users.shape)}, negatives {negatives.dtype}"
+                      f"{list(negatives.shape)}, meta {type(meta).__name__}; expected int users [n], "
+                      f"int negatives [n, k] and a dict")
+    return TestNegatives(users, negatives, meta)
+
+
+def load_test_negatives_if_valid(path: str | os.PathLike | None, *, delete_corrupt: bool = True) -> TestNegatives | None:
+    """:func:`load_test_negatives`, or None when ``path`` is None, absent or corrupt.
+
+    A corrupt file (see :class:`CorruptFileError`) is logged as a one-line warning naming it
+    and, with ``delete_corrupt``, deleted, so the caller resamples and saves afresh. Whether
+    the negatives that load belong to the current split is the caller's check (``meta``).
+    """
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        return load_test_negatives(path)
+    except CorruptFileError as e:
+        if delete_corrupt:
+            Path(path).unlink(missing_ok=True)
+        _log.warning("hncf: warning: %s is not a readable test-negatives file (%s); %s", path, e.reason,
+                     "deleted it, sampling the negatives again" if delete_corrupt else "treated as absent")
+        return None

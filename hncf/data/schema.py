@@ -60,6 +60,69 @@ def check_interactions(df: pd.DataFrame, source: str = "interactions") -> pd.Dat
     return df
 
 
+DUPLICATE_RULE = (
+    "one row per (user, item): the latest by timestamp is kept, and of rows with equal timestamps the "
+    "last in file order"
+)
+
+
+def _pair_keys(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """One int64 key per (user, item) pair; equal keys mean equal pairs."""
+    if (np.issubdtype(users.dtype, np.integer) and np.issubdtype(items.dtype, np.integer) and len(users)
+            and users.min() >= 0 and items.min() >= 0
+            and int(users.max()) < (1 << 62) // (int(items.max()) + 1)):
+        return users.astype(np.int64) * (int(items.max()) + 1) + items.astype(np.int64)
+    u, _ = pd.factorize(pd.Series(users))
+    i, n_items = pd.factorize(pd.Series(items))
+    return u.astype(np.int64) * max(len(n_items), 1) + i.astype(np.int64)
+
+
+def merge_duplicates(df: pd.DataFrame, *, col_user: str = USER, col_item: str = ITEM,
+                     col_timestamp: str = TIMESTAMP, max_examples: int = 5) -> tuple[pd.DataFrame, dict]:
+    """Merge repeated (user, item) rows by :data:`DUPLICATE_RULE`; return ``(frame, info)``.
+
+    A pair rated twice would otherwise sit in training and test at once. The kept rows stay in
+    their file order (the index is kept, so rows trace back to the source). ``info`` holds
+    ``rows_dropped``, ``pairs`` (pairs that had more than one row), ``rule`` and ``examples``: for
+    the first ``max_examples`` such pairs, their row positions and the position kept.
+    """
+    n = len(df)
+    keys = _pair_keys(df[col_user].to_numpy(), df[col_item].to_numpy())
+    info = {"rows_dropped": 0, "pairs": 0, "rule": DUPLICATE_RULE, "examples": []}
+    # A plain sort (no argsort) finds the repeated keys fast; only their rows are looked at further.
+    s = np.sort(keys)
+    repeated = np.unique(s[1:][s[1:] == s[:-1]])
+    if repeated.size == 0:
+        return df, info
+    at = np.minimum(np.searchsorted(repeated, keys), repeated.size - 1)
+    involved = np.flatnonzero(repeated[at] == keys)
+    k, ts = keys[involved], df[col_timestamp].to_numpy()[involved]
+    # Sorted by (pair, timestamp, position): the last row of each pair is the one kept.
+    order = np.lexsort((involved, ts, k))
+    sk, rows = k[order], involved[order]
+    last = np.r_[sk[1:] != sk[:-1], True]
+    first = np.r_[True, sk[1:] != sk[:-1]]
+    drop = rows[~last]
+    keep_mask = np.ones(n, dtype=bool)
+    keep_mask[drop] = False
+    # Examples in file order of each pair's first row.
+    starts, ends = np.flatnonzero(first), np.flatnonzero(last)
+    by_first_row = np.argsort(np.minimum.reduceat(rows, starts), kind="stable")[:max_examples]
+    users, items = df[col_user].to_numpy(), df[col_item].to_numpy()
+    examples = []
+    for g in by_first_row:
+        group = np.sort(rows[starts[g]:ends[g] + 1])
+        kept = int(rows[ends[g]])
+        examples.append({"user": _plain(users[kept]), "item": _plain(items[kept]),
+                         "rows": group.tolist(), "kept_row": kept})
+    info.update(rows_dropped=int(drop.size), pairs=int(starts.size), examples=examples)
+    return df[keep_mask], info
+
+
+def _plain(x):
+    return x.item() if isinstance(x, np.generic) else x
+
+
 class IdMap:
     """A contiguous, order-preserving mapping from raw ids to ``0..n-1`` and back.
 

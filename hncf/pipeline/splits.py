@@ -8,7 +8,6 @@ interaction against 99 sampled negatives), never from the test set.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pandas as pd
 from hncf.data import (
     IdMap,
     encode_interactions,
-    load_test_negatives,
+    load_test_negatives_if_valid,
     sample_test_negatives,
     save_test_negatives,
     user_item_csr,
@@ -84,12 +83,9 @@ def prepare_chrono(interactions: pd.DataFrame, seed: int) -> PreparedSplit:
 
 def _saved_negatives(path: Path, meta: dict, test_users: np.ndarray) -> np.ndarray | None:
     """The negatives saved at ``path`` if they belong to this split; a corrupt file counts as absent."""
-    if path is None or not path.exists():
-        return None
-    try:
-        saved = load_test_negatives(path)
-    except (ValueError, OSError, KeyError, zipfile.BadZipFile):
-        path.unlink(missing_ok=True)  # resampled below with the same seed: the same negatives
+    # A corrupt file is named in a warning and deleted: resampled with the same seed, the same negatives.
+    saved = load_test_negatives_if_valid(path)
+    if saved is None:
         return None
     if saved.meta == meta and np.array_equal(saved.users, test_users):
         return saved.negatives

@@ -1,6 +1,7 @@
 import dataclasses
 import hashlib
 import io
+import urllib.error
 import urllib.request
 
 import pytest
@@ -66,13 +67,88 @@ def test_fetch_sha256_mismatch(served_zip, tmp_path):
         fetch(served_zip["url"], tmp_path / "c", sha256="f" * 64, progress=False)
 
 
-def test_fetch_replaces_corrupted_cache(served_zip, tmp_path):
+def test_fetch_replaces_corrupted_cache(served_zip, tmp_path, caplog, recwarn):
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "ml-100k.zip").write_bytes(b"truncated")
-    with pytest.warns(UserWarning, match="downloading .* again"):
+    bad_md5 = hashlib.md5(b"truncated").hexdigest()
+    with caplog.at_level("WARNING", logger="hncf"):
         got = fetch(served_zip["url"], cache, md5=served_zip["md5"], progress=False)
     assert got.read_bytes() == served_zip["bytes"]
+    # One line naming the file, no Python warning (whose display shows an internal source line).
+    assert [r.getMessage() for r in caplog.records] == [(
+        f"hncf: warning: cached {cache / 'ml-100k.zip'} is corrupt or from another release (md5 {bad_md5}, "
+        f"expected {served_zip['md5']}); deleted it, downloading {served_zip['url']} again"
+    )]
+    assert len(recwarn) == 0
+    assert _cache_files(cache) == ["ml-100k.zip"]
+
+
+def test_corrupt_cache_offline_says_what_happened_and_what_to_do(served_zip, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "ml-100k.zip").write_bytes(served_zip["bytes"][:1000])
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(OSError(-2, "Name or service not known"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(DownloadError) as err:
+        fetch("https://files.grouplens.org/datasets/movielens/ml-100k.zip", cache, md5=served_zip["md5"],
+              progress=False)
+    msg = str(err.value)
+    assert msg.startswith(f"the cached {cache / 'ml-100k.zip'} was corrupt and has been deleted; downloading "
+                          f"it again failed: could not download https://")
+    assert "Name or service not known" in msg
+    assert f"A copy fetched by hand can be put at {cache / 'ml-100k.zip'}" in msg
+    assert _cache_files(cache) == []  # the corrupt file is gone, no partial file either
+
+
+def test_load_movielens_with_corrupt_cached_zip_downloads_again(served_zip, tmp_path, monkeypatch, caplog):
+    release = dataclasses.replace(ml.get_release("ml-100k"), url=served_zip["url"],
+                                  md5=served_zip["md5"], sha256=served_zip["sha256"])
+    monkeypatch.setitem(ml.MOVIELENS_RELEASES, "ml-100k", release)
+    monkeypatch.delenv("HNCF_DATA_DIR", raising=False)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "ml-100k.zip").write_bytes(served_zip["bytes"][:-100])  # a truncated earlier download
+    with caplog.at_level("WARNING", logger="hncf"):
+        data = ml.load_movielens("ml-100k", cache_dir=cache, progress=False)
+    assert len(data.interactions) == 600
+    assert "is corrupt or from another release" in caplog.text
+    assert sorted(p.name for p in cache.iterdir()) == ["ml-100k", "ml-100k.zip"]
+
+
+def test_interrupted_extraction_leaves_nothing_half_written(served_zip, tmp_path, monkeypatch):
+    import zipfile
+
+    release = dataclasses.replace(ml.get_release("ml-100k"), url=served_zip["url"], md5=served_zip["md5"],
+                                  sha256=None)
+    monkeypatch.setitem(ml.MOVIELENS_RELEASES, "ml-100k", release)
+    real_extractall = zipfile.ZipFile.extractall
+
+    def interrupted(self, path=None, members=None, pwd=None):
+        real_extractall(self, path, members=self.namelist()[:2], pwd=pwd)  # some files out, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", interrupted)
+    cache = tmp_path / "cache"
+    with pytest.raises(KeyboardInterrupt):
+        ml.download_movielens("ml-100k", cache, progress=False)
+    assert _cache_files(cache) == ["ml-100k.zip"]  # the verified zip only: no extraction folder
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", real_extractall)
+    out = ml.download_movielens("ml-100k", cache, progress=False)
+    assert (out / "u.data").is_file() and _cache_files(cache) == ["ml-100k", "ml-100k.zip"]
+
+
+def test_verified_zip_that_is_not_a_zip_is_deleted(tmp_path, monkeypatch):
+    fake = tmp_path / "server" / "ml-1m.zip"
+    fake.parent.mkdir()
+    fake.write_bytes(b"PK but not really a zip")
+    _patch_release(monkeypatch, "ml-1m", fake)
+    with pytest.raises(ml.SchemaError, match=r"ml-1m\.zip \(from file://.*\) is not a valid zip .*deleted it"):
+        ml.download_movielens("ml-1m", tmp_path / "cache", progress=False)
+    assert _cache_files(tmp_path / "cache") == []
 
 
 def test_fetch_missing_url_raises_download_error(tmp_path):

@@ -227,6 +227,25 @@ def test_empty_text_names_the_item():
     assert build_movie_texts(items, preprocess=False)[6] == "It"
 
 
+def test_movies_known_by_id_alone_get_a_real_text(caplog):
+    from hncf.data.movie_text import UNKNOWN_MOVIE_TEXT
+    from hncf.encoders.cache import content_hash
+
+    items = pd.DataFrame({"item": [5, 6, 7], "title": ["Heat (1995)", "", np.nan], "genres": ["Crime", "Drama", ""]})
+    with caplog.at_level("WARNING", logger="hncf"):
+        texts = build_movie_texts(items, item_ids=[7, 5, 6, 99])
+    assert texts.index.tolist() == [7, 5, 6, 99]
+    assert texts.tolist() == [UNKNOWN_MOVIE_TEXT, "heat 1995 crime", "drama", UNKNOWN_MOVIE_TEXT]
+    [content_hash(t) for t in texts]  # every text is a str: no NaN reaches the feature cache
+    assert caplog.records[0].getMessage() == (
+        "hncf: warning: 2 movie(s) have no title, genres, metadata or tags, e.g. item id(s) [7, 99]; "
+        "their text is 'unknown'")
+    # Without item_ids the result covers the items frame, untitled movies included.
+    assert build_movie_texts(items).tolist() == ["heat 1995 crime", "drama", UNKNOWN_MOVIE_TEXT]
+    with pytest.raises(ValueError, match=r"item_ids repeat id\(s\) \[5\]"):
+        build_movie_texts(items, item_ids=[5, 5])
+
+
 @pytest.mark.real_data
 def test_real_ml_latest_small_texts(real_dataset):
     d = real_dataset("ml-latest-small")

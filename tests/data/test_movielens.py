@@ -2,10 +2,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hncf.data.movielens import load_interactions_csv, load_movielens, parse_year, read_movielens_dir
+from hncf.data.movielens import (
+    load_interactions_csv,
+    load_movielens,
+    parse_year,
+    read_movielens_dir,
+)
 from hncf.data.schema import SchemaError
 from hncf.data.splits import chrono_ratio_split, filter_to_train
-from hncf.data.synthetic import SYNTHETIC_FORMATS, synthetic_interactions, write_synthetic_movielens
+from hncf.data.synthetic import (
+    SYNTHETIC_FORMATS,
+    synthetic_interactions,
+    write_synthetic_movielens,
+)
 
 CSV_FORMATS = ("ml-latest-small", "ml-20m", "ml-25m")
 
@@ -297,3 +306,207 @@ def test_real_ml100k_chrono_split_matches_recommenders_notebook(real_dataset):
     # The current recommenders package (rank / n <= ratio) keeps fewer rows.
     train_f, _ = chrono_ratio_split(inter, 0.75, rule="fraction")
     assert len(train_f) == 74_646
+
+
+# ---------------------------------------------------------------------------
+# Bad input a new user met (issue 7, item 10): empty releases, duplicates, ids, scales
+# ---------------------------------------------------------------------------
+
+
+def _lines(path, encoding="utf-8"):
+    return path.read_text(encoding=encoding).splitlines()
+
+
+def _write_lines(path, lines, encoding="utf-8"):
+    path.write_text("\n".join(lines) + "\n", encoding=encoding)
+
+
+@pytest.mark.parametrize("fmt, fname, keep", [
+    ("ml-latest-small", "ratings.csv", 1),  # header only
+    ("ml-25m", "ratings.csv", 1),
+    ("ml-100k", "u.data", 0),  # no line at all
+    ("ml-1m", "ratings.dat", 0),
+])
+def test_empty_ratings_file_is_an_error_naming_it(fmt, fname, keep, synthetic_release):
+    d = synthetic_release(fmt)
+    lines = _lines(d / fname, "latin-1")[:keep]
+    (d / fname).write_text("".join(line + "\n" for line in lines), encoding="latin-1")
+    with pytest.raises(SchemaError) as err:
+        load_movielens(fmt, data_dir=d)
+    msg = str(err.value)
+    assert msg.startswith(f"{d / fname}: no ratings (") and "needs at least one rating" in msg
+    assert ("only the header line" if keep else "no data lines") in msg
+
+
+@pytest.mark.parametrize("fmt, fname, problem", [
+    ("ml-100k", "u.item", "no movies (no data lines)"),
+    ("ml-100k", "u.genre", "no genre names (no data lines)"),
+    ("ml-1m", "movies.dat", "no movies (no data lines)"),
+])
+def test_empty_movie_files_are_errors_naming_them(fmt, fname, problem, synthetic_release):
+    d = synthetic_release(fmt)
+    (d / fname).write_text("\n")
+    with pytest.raises(SchemaError) as err:
+        load_movielens(fmt, data_dir=d)
+    assert str(err.value).startswith(f"{d / fname}: {problem}")
+
+
+def test_empty_movies_and_zero_byte_csv_are_errors(synthetic_release):
+    d = synthetic_release("ml-latest-small")
+    _write_lines(d / "movies.csv", _lines(d / "movies.csv")[:1])
+    with pytest.raises(SchemaError, match=r"movies\.csv: no movies \(only the header line\)"):
+        load_movielens("ml-latest-small", data_dir=d)
+    (d / "ratings.csv").write_bytes(b"")
+    with pytest.raises(SchemaError, match=r"ratings\.csv: the file is empty; expected a header line"):
+        load_movielens("ml-latest-small", data_dir=d)
+
+
+@pytest.mark.parametrize("fmt", ["ml-100k", "ml-latest-small"])
+def test_duplicate_ratings_are_merged_by_the_stated_rule(fmt, synthetic_release, capsys):
+    d = synthetic_release(fmt)
+    fname, sep = ("u.data", "\t") if fmt == "ml-100k" else ("ratings.csv", ",")
+    lines = _lines(d / fname)
+    first = 1 if fmt != "ml-100k" else 0  # index of the first data line
+    u, i, _, t = lines[first + 4].split(sep)  # file line first + 5
+    u2, i2, _, t2 = lines[first + 9].split(sep)
+    rating = "1" if fmt == "ml-100k" else "1.0"
+    lines.insert(first + 2, "")  # a blank line: pandas skips it, the line numbers must not
+    lines += [
+        sep.join([u, i, rating, str(int(t) + 10)]),  # later: replaces the original
+        sep.join([u2, i2, rating, str(int(t2) - 10)]),  # earlier: the original stays
+        sep.join([u2, i2, "2" if fmt == "ml-100k" else "2.0", t2]),  # same time as the original, later in file
+    ]
+    _write_lines(d / fname, lines)
+    n_lines = len(lines)
+    data = load_movielens(fmt, data_dir=d, progress=True)
+    inter = data.interactions
+    assert len(inter) == 600 and not inter.duplicated(["user", "item"]).any()
+    pair = inter[(inter.user == int(u)) & (inter.item == int(i))]
+    assert pair["rating"].tolist() == [1.0] and pair["timestamp"].tolist() == [int(t) + 10]
+    pair2 = inter[(inter.user == int(u2)) & (inter.item == int(i2))]
+    assert pair2["rating"].tolist() == [2.0] and pair2["timestamp"].tolist() == [int(t2)]  # the tie: last in file
+    dup = data.report["duplicates"]
+    assert (dup["rows_dropped"], dup["pairs"]) == (3, 2) and dup["file"] == str(d / fname)
+    assert data.report["rows_read"] == 603 and data.report["ratings"] == 600
+    # File lines, 1-based, counting the header and the blank line.
+    assert dup["examples"][0]["lines"] == [first + 6, n_lines - 2]
+    assert dup["examples"][0]["kept_line"] == n_lines - 2
+    assert dup["examples"][1]["lines"] == [first + 11, n_lines - 1, n_lines]
+    assert dup["examples"][1]["kept_line"] == n_lines
+    out = capsys.readouterr().out
+    assert f"[hncf] {fmt}: 600 ratings (603 rows read) from {d / fname}" in out
+    assert (f"{d / fname}: merged 3 duplicate row(s) of 2 (user, item) pair(s) (kept the latest by timestamp; "
+            f"ties: the last in file order); e.g. user {u} item {i} on lines {first + 6}, {n_lines - 2}") in out
+    # So that a pair can never sit in training and test at once.
+    from hncf.data.splits import leave_one_out_split
+
+    train, test = leave_one_out_split(inter)
+    both = train.merge(test, on=["user", "item"])
+    assert len(both) == 0
+
+
+def test_clean_release_prints_one_line_and_reports_zero(synthetic_release, capsys):
+    d = synthetic_release("ml-1m")
+    data = load_movielens("ml-1m", data_dir=d, progress=True)
+    assert capsys.readouterr().out == f"[hncf] ml-1m: 600 ratings from {d / 'ratings.dat'}\n"
+    r = data.report
+    assert r["duplicates"]["rows_dropped"] == 0 and r["unlisted_items"]["items"] == 0
+    assert r["movies_without_genres"]["movies"] == 0
+    load_movielens("ml-1m", data_dir=d, progress=False)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("fmt, fname, lineno, bad, problem", [
+    ("ml-100k", "u.data", 3, "-1\t2\t3\t881250949", "user: '-1' is a negative id"),
+    ("ml-1m", "ratings.dat", 8, "3::-40::5::978300760", "item: '-40' is a negative id"),
+    ("ml-latest-small", "ratings.csv", 5, "-7,5,4.0,964982703", "userId: '-7' is a negative id"),
+    ("ml-latest-small", "movies.csv", 4, "-3,Foo (1999),Drama", "movieId: '-3' is a negative id"),
+    ("ml-100k", "u.data", 4, "1\t2\t99\t881250949", "rating: '99' is outside the rating scale (whole stars 1 to 5)"),
+    ("ml-100k", "u.data", 4, "1\t2\t0\t881250949", "rating: '0' is outside the rating scale (whole stars 1 to 5)"),
+    ("ml-1m", "ratings.dat", 9, "3::4::4.5::978300760", "rating: '4.5' is outside the rating scale (whole stars"),
+    ("ml-latest-small", "ratings.csv", 6, "1,5,99,964982703",
+     "rating: '99' is outside the rating scale (half stars 0.5 to 5.0)"),
+    ("ml-20m", "ratings.csv", 6, "1,5,3.7,964982703", "rating: '3.7' is outside the rating scale (half stars"),
+    ("ml-25m", "ratings.csv", 6, "1,5,0.0,964982703", "rating: '0.0' is outside the rating scale (half stars"),
+    ("ml-25m", "ratings.csv", 6, "1,5,nan,964982703", "rating: 'nan' is not a finite number"),
+])
+def test_negative_ids_and_off_scale_ratings_name_the_line(fmt, fname, lineno, bad, problem, synthetic_release):
+    d = synthetic_release(fmt)
+    _replace_line(d / fname, lineno, bad, "latin-1")
+    with pytest.raises(SchemaError) as err:
+        load_movielens(fmt, data_dir=d)
+    assert str(err.value).startswith(f"{d / fname}, line {lineno}: {problem}")
+    assert repr(bad) in str(err.value)
+
+
+def test_half_and_whole_stars_load(synthetic_release):
+    d = synthetic_release("ml-latest-small")
+    _replace_line(d / "ratings.csv", 2, "1,5,0.5,964982703")
+    _replace_line(d / "ratings.csv", 3, "1,6,5.0,964982703")
+    assert set(load_movielens("ml-latest-small", data_dir=d).interactions["rating"]) <= set(np.arange(1, 11) / 2)
+
+
+def test_movies_without_genres_are_counted(synthetic_release, capsys):
+    d = synthetic_release("ml-latest-small")
+    lines = _lines(d / "movies.csv")
+    missing_field = lines[2].rsplit(",", 1)[0]  # "id,title" with no genres field at all
+    lines[2] = missing_field
+    lines[4] = lines[4].rsplit(",", 1)[0] + ","  # an empty genres field
+    _write_lines(d / "movies.csv", lines)
+    data = load_movielens("ml-latest-small", data_dir=d, progress=True)
+    ids = [int(lines[k].split(",")[0]) for k in (2, 4)]
+    genres = data.report["movies_without_genres"]
+    last = int(data.items["item"].iloc[len(lines) - 2])  # the synthetic "(no genres listed)" movie
+    assert genres["movies"] == 3 and genres["examples"] == ids + [last]
+    assert data.items.set_index("item").loc[ids, "genres"].tolist() == ["", ""]
+    assert (f"{d / 'movies.csv'}: 3 movie(s) without genres (empty or '(no genres listed)'), "
+            f"e.g. ids {ids[0]}, {ids[1]}, {last}") in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fmt", ["ml-100k", "ml-1m", "ml-latest-small"])
+def test_rated_movie_missing_from_movies_file_is_reported(fmt, synthetic_release):
+    d = synthetic_release(fmt)
+    movies_file, enc, sep = {"ml-100k": ("u.item", "latin-1", "|"), "ml-1m": ("movies.dat", "latin-1", "::"),
+                             "ml-latest-small": ("movies.csv", "utf-8", ",")}[fmt]
+    lines = _lines(d / movies_file, enc)
+    k = 2 if fmt == "ml-latest-small" else 1
+    gone = int(lines[k].split(sep)[0])
+    del lines[k]
+    _write_lines(d / movies_file, lines, enc)
+    data = load_movielens(fmt, data_dir=d)
+    n_rated = int((data.interactions["item"] == gone).sum())
+    assert n_rated > 0 and len(data.interactions) == 600  # the ratings are kept
+    un = data.report["unlisted_items"]
+    assert un == {"file": str(d / movies_file), "items": 1, "ratings": n_rated, "examples": [gone]}
+    row = data.items.set_index("item").loc[gone]
+    assert row["title"] == "" and row["genres"] == "" and pd.isna(row["year"])
+    assert data.items["item"].is_unique and str(data.items["year"].dtype) == "Int64"
+    assert f"1 rated movie id(s) not listed ({n_rated:,} rating(s)), kept with an empty title" in \
+        " ".join(data.report_lines())
+    # The movie's text is a real string, so feature caches can hash it (it was NaN, then a TypeError).
+    from hncf.data.movie_text import UNKNOWN_MOVIE_TEXT, build_movie_texts
+
+    texts = build_movie_texts(data.items)
+    assert texts[gone] == UNKNOWN_MOVIE_TEXT and texts.map(type).eq(str).all()
+
+
+def test_env_data_dir_without_the_dataset_says_so(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("HNCF_DATA_DIR", str(tmp_path))
+    with caplog.at_level("WARNING", logger="hncf"), pytest.raises(FileNotFoundError, match="no local copy of ml-1m"):
+        load_movielens("ml-1m", download=False)
+    msgs = [r.getMessage() for r in caplog.records]
+    assert msgs == [(f"hncf: warning: $HNCF_DATA_DIR is {tmp_path} but holds no ml-1m/ folder "
+                     f"({tmp_path / 'ml-1m'} not found); looking in the download cache instead")]
+    caplog.clear()
+    monkeypatch.delenv("HNCF_DATA_DIR")
+    with pytest.raises(FileNotFoundError):
+        load_movielens("ml-1m", download=False)
+    assert caplog.records == []
+
+
+@pytest.mark.real_data
+def test_real_ml100k_has_no_duplicates(real_dataset):
+    data = load_movielens("ml-100k", data_dir=real_dataset("ml-100k"), download=False, progress=False)
+    assert len(data.interactions) == 100_000 and data.report["rows_read"] == 100_000
+    assert data.report["duplicates"]["rows_dropped"] == 0
+    assert data.report["unlisted_items"]["items"] == 0 and data.report["movies_without_genres"]["movies"] == 0

@@ -7,7 +7,13 @@ import pytest
 from PIL import Image
 
 from hncf.data.movielens import read_movielens_dir
-from hncf.data.posters import PosterIndex, PosterReport, load_posters, poster_bytes_hash, poster_coverage
+from hncf.data.posters import (
+    PosterIndex,
+    PosterReport,
+    load_posters,
+    poster_bytes_hash,
+    poster_coverage,
+)
 from hncf.data.schema import SchemaError
 
 VGG_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
@@ -134,14 +140,62 @@ def test_bad_files_never_raise(poster_dir):
     assert batch.mask.tolist() == [False, False, False, False, True]
     assert not batch.images[:4].any()
     r = batch.report
-    assert (r.requested, r.loaded, r.missing, r.unreadable, r.mislabelled) == (5, 1, 1, 3, 0)
-    assert r.unreadable_ids == (8, 9, 10) and r.missing_ids == (11,)
+    # The zero-byte 8.jpg counts as missing (as poster_coverage says) and is named in the notes.
+    assert (r.requested, r.loaded, r.missing, r.unreadable, r.mislabelled) == (5, 1, 2, 2, 0)
+    assert r.unreadable_ids == (9, 10) and r.missing_ids == (8, 11)
     notes = " | ".join(r.notes)
-    assert "8.jpg: empty file" in notes and "9.jpg: cannot decode" in notes
+    assert f"item 8: {poster_dir / '8.jpg'}: empty file (0 bytes)" in notes and "9.jpg: cannot decode" in notes
     assert "10.jpg: not an image format PIL knows (starts with b'this is ')" in notes
+    assert "11" not in notes  # no file at all: nothing to name
     line = r.summary()
-    assert "1 of 5 loaded" in line and "3 unreadable (ids 8, 9, 10)" in line and "1 missing (ids 11)" in line
+    assert "1 of 5 loaded" in line and "2 unreadable (ids 9, 10)" in line and "2 missing (ids 8, 11)" in line
+    assert "e.g. item 8: " in line and "8.jpg: empty file" in line
     assert "\n" not in line
+
+
+def test_index_names_zero_byte_files(poster_dir):
+    index = PosterIndex(poster_dir)
+    assert index.empty_files == (str(poster_dir / "8.jpg"),)
+    assert "empty_files=1" in repr(index)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height pixels, with one tiny data chunk (a decompression bomb's shape)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 100))
+            + chunk(b"IEND", b""))
+
+
+def test_huge_posters_are_refused_before_decoding(tmp_path):
+    import warnings
+
+    from hncf.data.posters import MAX_POSTER_PIXELS
+
+    d = tmp_path / "posters"
+    d.mkdir()
+    (d / "1.png").write_bytes(_png_header_only(12_000, 12_000))  # 144 MP: PIL only warns about it
+    (d / "2.png").write_bytes(_png_header_only(20_000, 20_000))  # 400 MP: PIL refuses by itself
+    Image.new("RGB", (20, 10), (1, 2, 3)).save(d / "3.png")
+    assert MAX_POSTER_PIXELS == 40_000_000
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning reaches the user
+        batch = load_posters(PosterIndex(d), [1, 2, 3], size=(4, 4), mode="raw", progress=False, workers=1)
+    assert batch.mask.tolist() == [False, False, True] and not batch.images[:2].any()
+    r = batch.report
+    assert (r.loaded, r.unreadable, r.unreadable_ids) == (1, 2, (1, 2))
+    notes = " | ".join(r.notes)
+    assert (f"item 1: {d / '1.png'}: 12000 x 12000 pixels (144.0 MP) is above the 40 MP limit for a poster "
+            f"(max_pixels); not decoded") in notes
+    assert f"item 2: {d / '2.png'}: above the 40 MP limit for a poster" in notes
+    # The cap is a parameter: a 200-pixel image is refused under a 100-pixel cap.
+    small = load_posters(PosterIndex(d), [3], size=(4, 4), progress=False, max_pixels=100)
+    assert not small.mask[0] and "20 x 10 pixels (0.0 MP) is above the 0.0001 MP limit" in small.report.notes[0]
 
 
 def test_threads_give_the_same_batch(poster_dir):

@@ -151,5 +151,50 @@ def test_save_and_load_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.npz"):
         load_test_negatives(tmp_path / "missing.npz")
     np.savez(tmp_path / "other.npz", a=np.zeros(2))
-    with pytest.raises(ValueError, match="not a test-negatives file"):
+    with pytest.raises(ValueError, match="other.npz is not a readable test-negatives file"):
         load_test_negatives(tmp_path / "other.npz")
+
+
+def _corrupt_variants(good: bytes) -> dict[str, bytes]:
+    flipped = bytearray(good)
+    flipped[len(good) // 3] ^= 0xFF
+    return {"truncated": good[: len(good) // 2], "empty": b"", "text": b"not an npz at all\n",
+            "bit flip": bytes(flipped)}
+
+
+@pytest.mark.parametrize("kind", ["truncated", "empty", "text", "bit flip"])
+def test_corrupt_test_negatives_name_the_file(tmp_path, kind, caplog):
+    from hncf.data.sampling import CorruptFileError, load_test_negatives_if_valid
+
+    good = save_test_negatives(tmp_path / "good.npz", [0, 1], [[1, 2], [3, 4]], {"seed": 0}).read_bytes()
+    path = tmp_path / "test_negatives_loo_seed0.npz"
+    path.write_bytes(_corrupt_variants(good)[kind])
+    with pytest.raises(CorruptFileError) as err:
+        load_test_negatives(path)
+    assert isinstance(err.value, ValueError)  # the CLI's user-error class: one "hncf: error:" line
+    msg = str(err.value)
+    assert msg.startswith(f"{path} is not a readable test-negatives file (") and "delete it" in msg
+    assert path.exists()  # loading never deletes
+    # Treated as absent: None, the file deleted, one warning line naming it.
+    with caplog.at_level("WARNING", logger="hncf"):
+        assert load_test_negatives_if_valid(path) is None
+    assert not path.exists()
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith(f"hncf: warning: {path} is not a readable test-negatives file (")
+    assert line.endswith("deleted it, sampling the negatives again")
+
+
+def test_test_negatives_with_wrong_contents_or_kept_when_asked(tmp_path):
+    from hncf.data.sampling import CorruptFileError, load_test_negatives_if_valid
+
+    path = tmp_path / "n.npz"
+    np.savez(path, users=np.zeros(3, np.int64), negatives=np.zeros((2, 4), np.int64), meta=np.array("{}"))
+    with pytest.raises(CorruptFileError, match=r"users int64\[3\], negatives int64\[2, 4\]"):
+        load_test_negatives(path)
+    np.savez(path, users=np.zeros(2, np.int64), negatives=np.zeros((2, 4), np.int64), meta=np.array("{oops"))
+    with pytest.raises(CorruptFileError, match="JSONDecodeError"):
+        load_test_negatives(path)
+    assert load_test_negatives_if_valid(path, delete_corrupt=False) is None and path.exists()
+    assert load_test_negatives_if_valid(None) is None and load_test_negatives_if_valid(tmp_path / "no.npz") is None
+    good = save_test_negatives(tmp_path / "ok.npz", [5], [[1, 2]], {"seed": 3})
+    assert load_test_negatives_if_valid(good).meta == {"seed": 3}

@@ -93,3 +93,37 @@ def test_check_interactions_nan_rating_names_row():
 def test_check_interactions_missing_user():
     with pytest.raises(SchemaError, match="missing user in row 0"):
         check_interactions(_frame(user=[None, 2]))
+
+
+def test_merge_duplicates_keeps_latest_then_last_in_file_order():
+    from hncf.data.schema import DUPLICATE_RULE, merge_duplicates
+
+    df = pd.DataFrame({
+        "user": [1, 1, 2, 1, 2, 3, 2],
+        "item": [10, 11, 10, 10, 10, 10, 10],
+        "rating": [1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 2.0],
+        "timestamp": [100, 100, 50, 90, 70, 1, 70],
+    }, index=[10, 11, 12, 13, 14, 15, 16])
+    out, info = merge_duplicates(df)
+    # (1, 10): rows 0 (t=100) and 3 (t=90) -> row 0; (2, 10): rows 2, 4, 6 (t=50, 70, 70) -> row 6.
+    assert out.index.tolist() == [10, 11, 15, 16]  # file order and index kept
+    assert out["rating"].tolist() == [1.0, 2.0, 1.0, 2.0]
+    assert (info["rows_dropped"], info["pairs"], info["rule"]) == (3, 2, DUPLICATE_RULE)
+    assert info["examples"] == [{"user": 1, "item": 10, "rows": [0, 3], "kept_row": 0},
+                                {"user": 2, "item": 10, "rows": [2, 4, 6], "kept_row": 6}]
+    assert "latest by timestamp" in DUPLICATE_RULE and "last in file order" in DUPLICATE_RULE
+
+
+def test_merge_duplicates_without_any_returns_the_frame_and_handles_text_ids():
+    from hncf.data.schema import merge_duplicates
+
+    df = pd.DataFrame({"user": [1, 2], "item": [3, 3], "rating": [1.0, 2.0], "timestamp": [0, 0]})
+    out, info = merge_duplicates(df)
+    assert out is df and info["rows_dropped"] == 0 and info["examples"] == []
+    text = pd.DataFrame({"user": ["a", "b", "a", "a"], "item": ["x", "x", "x", "y"],
+                         "rating": [1.0, 2.0, 3.0, 4.0], "timestamp": [5, 5, 5, 5]})
+    out, info = merge_duplicates(text, max_examples=1)
+    assert out["rating"].tolist() == [2.0, 3.0, 4.0] and info["examples"][0]["kept_row"] == 2
+    assert info["examples"][0]["user"] == "a"
+    empty, info = merge_duplicates(text.iloc[:0])
+    assert len(empty) == 0 and info["rows_dropped"] == 0

@@ -4,6 +4,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hncf.cli import main
@@ -136,3 +137,12 @@ def test_resume_reuses_finished_rows_with_their_seconds_and_refuses_another_seed
     with pytest.raises(CheckpointError, match="differs in seed"):
         run_ncf(dataset="synthetic", preset="tiny", out_dir=tmp_path, seed=1, protocols=("loo",), resume=True,
                 progress=False, interactions=interactions)
+
+
+def test_a_corrupt_saved_negatives_file_is_resampled_to_the_same_negatives(interactions, tmp_path):
+    path = tmp_path / "neg.npz"
+    first = prepare_loo(interactions, 0, path)
+    path.write_bytes(path.read_bytes()[:40])
+    again = prepare_loo(interactions, 0, path)
+    np.testing.assert_array_equal(again.test_negatives, first.test_negatives)
+    assert path.stat().st_size > 40
