@@ -412,8 +412,7 @@ def run_hncf(run: HNCFRun | None = None, data=None, tags: pd.DataFrame | None = 
     # Built before any training, so a mode the encoder cannot serve fails at once.
     paths = {v: training_path(v, run.mode, split, feats, cfg, run.posters, run.image_weights, run.fine_tune_text,
                               progress) for v in variants}
-    protocols = {name: {"protocol": text, **split.sizes, "models": {}} for name, text in PROTOCOLS.items()}
-    curves = {}
+    results, curves = {}, {}
     for k, variant in enumerate(variants, 1):
         log(f"training {ROW_LABELS[variant]} (row {k} of {len(variants)}, {time.perf_counter() - t_start:.0f} s "
             "elapsed)", progress)
@@ -423,16 +422,34 @@ def run_hncf(run: HNCFRun | None = None, data=None, tags: pd.DataFrame | None = 
         t0 = time.perf_counter()
         views = evaluate_variant(score_fn, split, feats, run.full_ranking, run.seed)
         record["eval_seconds"] = time.perf_counter() - t0
-        protocols["loo"]["models"][variant] = {"metrics": views["sampled"], **record}
+        results[variant] = (views, record)
         if record.get("resumed"):
             log(f"  resumed {ROW_LABELS[variant]} from its checkpoint", progress)
-        for name, view in _VIEW_OF.items():
-            if name != "loo" and view in views:
-                protocols[name]["models"][variant] = {"metrics": views[view], "trained": "as in loo"}
         curves[ROW_LABELS[variant]] = record.get("history", {})
         s = views["sampled"]
         log(f"  {ROW_LABELS[variant]}: HR@10 {s['hr@10']:.4f}, NDCG@10 {s['ndcg@10']:.4f}, "
             f"recall {views['classification']['recall']:.4f}", progress)
+    report = hncf_report(run, split, feats, results, features_seconds)
+    return write_outputs(out, report, results_markdown(report), curves,
+                         f"HNCF ablation on {run.dataset} (seed {run.seed})", t_start, progress,
+                         metric_key="val_hr@10")
+
+
+def hncf_report(run: HNCFRun, split: PreparedSplit, feats: ItemFeatures, results: dict,
+                features_seconds: float) -> dict:
+    """The report of ``run`` (the shared schema of :mod:`hncf.pipeline.report`).
+
+    ``results`` maps each trained variant, in training order, to ``(views, record)``: its
+    :func:`evaluate_variant` views and its :func:`fit_variant` record. Each view becomes a protocol
+    of the report; the record is kept under ``loo``, where the row was selected and trained.
+    """
+    cfg = run.preset_config()
+    protocols = {name: {"protocol": text, **split.sizes, "models": {}} for name, text in PROTOCOLS.items()}
+    for variant, (views, record) in results.items():
+        protocols["loo"]["models"][variant] = {"metrics": views["sampled"], **record}
+        for name, view in _VIEW_OF.items():
+            if name != "loo" and view in views:
+                protocols[name]["models"][variant] = {"metrics": views[view], "trained": "as in loo"}
     protocols["loo"]["paper"] = {v: {"hr@10": p["hr@10"]} for v, p in PAPER_TABLE3.items()}
     protocols["classification"]["paper"] = {v: {"recall": p["recall"]} for v, p in PAPER_TABLE3.items()}
     report = {
@@ -448,9 +465,7 @@ def run_hncf(run: HNCFRun | None = None, data=None, tags: pd.DataFrame | None = 
         "features_seconds": features_seconds,
         "protocols": {name: p for name, p in protocols.items() if p["models"]},
     }
-    return write_outputs(out, report, results_markdown(report), curves,
-                         f"HNCF ablation on {run.dataset} (seed {run.seed})", t_start, progress,
-                         metric_key="val_hr@10")
+    return report
 
 
 def row_views(report: dict, variant: str) -> dict:

@@ -238,6 +238,22 @@ def factor_sweep(models: dict, factors: tuple[int, ...], metrics=("hr@10", "ndcg
     return {"factors": list(factors), "curves": curves}
 
 
+def row_specs(protocol: str, preset: str = "default", epochs: int | None = None, sweep: bool = False
+              ) -> list[ModelSpec]:
+    """The rows ``run_ncf`` trains under ``protocol`` ("chrono" or "loo") with ``preset``, in training order.
+
+    ``epochs`` overrides every trained row's epoch budget; ``sweep`` trains the leave-one-out factor
+    sweep instead of the family. Popularity comes first; the pretrained NeuMF comes after the GMF
+    and MLP rows whose weights it starts from.
+    """
+    p = PRESETS[preset]
+    if protocol == "chrono":
+        return [ModelSpec("Popularity", "popularity")] + [
+            dataclasses.replace(s, train=dataclasses.replace(s.train, epochs=epochs)) if epochs else s
+            for s in p.chrono]
+    return _sweep_specs(p, epochs) if sweep else _loo_specs(p, epochs)
+
+
 def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: Path | None, resume: bool,
             trained: dict, verbose, run_config: dict | None = None, bundle_dir: Path | None = None,
             item_info: pd.DataFrame | None = None, progress: bool = False) -> tuple[object, dict]:
@@ -273,7 +289,7 @@ def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: P
         if spec.kind in ("gmf", "mlp"):
             trained.setdefault(stage, {})[spec.kind] = model
 
-    ckpt = None if checkpoint_root is None else checkpoint_root / _slug(spec.label)
+    ckpt = None if checkpoint_root is None else checkpoint_root / row_slug(spec.label)
     model, record = select_then_refit(build, spec.train, split.validation if spec.validate else None,
                                       refit=spec.refit, checkpoint_dir=ckpt, resume=resume, verbose=verbose,
                                       run_config=run_config, on_trained=keep, progress=progress and not verbose)
@@ -285,7 +301,8 @@ def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: P
     return make_score_fn(model), record
 
 
-def _slug(label: str) -> str:
+def row_slug(label: str) -> str:
+    """A row label as a folder name (its checkpoints and bundle live under it)."""
     return label.replace(" ", "_").replace("/", "-")
 
 
@@ -350,26 +367,21 @@ def run_ncf(run: NCFRun | None = None, interactions: pd.DataFrame | None = None,
         log(f"loading {run.dataset}", run.progress)
         data = load_movielens(run.dataset, data_dir=run.data_dir, progress=run.progress)
         interactions, item_info = data.interactions, data.items[[ITEM, "title", "genres"]]
-    preset = PRESETS[run.preset]
-    report = {"system": "ncf", "dataset": run.dataset, "preset": run.preset, "seed": run.seed,
-              "run": dataclasses.asdict(run), "protocols": {}}
+    sections = {}
     curves = {}
     for protocol in run.protocols:
         if protocol == "chrono":
             split = prepare_chrono(interactions, run.seed)
-            specs = [ModelSpec("Popularity", "popularity")] + [
-                dataclasses.replace(s, train=dataclasses.replace(s.train, epochs=run.epochs)) if run.epochs else s
-                for s in preset.chrono]
         else:
             split = prepare_loo(interactions, run.seed, out / f"test_negatives_{run.dataset}_seed{run.seed}.npz")
-            specs = _sweep_specs(preset, run.epochs) if run.sweep else _loo_specs(preset, run.epochs)
+        specs = row_specs(protocol, run.preset, run.epochs, sweep=bool(run.sweep))
         rows, trained = {}, {}
         for k, spec in enumerate(specs, 1):
             log(f"{PROTOCOL_NAMES[protocol]}: training {spec.label} (row {k} of {len(specs)}, "
                 f"{time.perf_counter() - t_start:.0f} s elapsed)", run.progress)
             score_fn, record = fit_row(spec, split, run.seed, out / "checkpoints" / protocol, run.resume, trained,
                                        verbose, {**run.fingerprint(), "protocol": protocol, "row": spec.label},
-                                       bundle_dir=out / "bundles" / protocol / _slug(spec.label), item_info=item_info,
+                                       bundle_dir=out / "bundles" / protocol / row_slug(spec.label), item_info=item_info,
                                        progress=run.progress)
             t0 = time.perf_counter()
             metrics = evaluate_protocol(protocol, score_fn, split)
@@ -381,13 +393,13 @@ def run_ncf(run: NCFRun | None = None, interactions: pd.DataFrame | None = None,
             curves[f"{protocol}/{spec.label}"] = record.get("history", {})
             shown = CHRONO_METRICS if protocol == "chrono" else LOO_METRICS
             log(f"  {spec.label}: " + ", ".join(f"{m} {metrics[m]:.4f}" for m in shown), run.progress)
-        report["protocols"][protocol] = {**PROTOCOL_TEXT[protocol], **split.sizes,
-                                         "paper": paper_rows(protocol, run.dataset), "models": rows}
+        sections[protocol] = protocol_section(protocol, split, rows, run.dataset)
         if protocol == "loo" and run.sweep:
-            sweep = factor_sweep(rows, preset.sweep_factors)
+            sweep = factor_sweep(rows, PRESETS[run.preset].sweep_factors)
             plot = plot_factor_sweep(sweep, out / "factor_sweep.png",
                                      f"NCF family vs predictive factors on {run.dataset} (leave-one-out, seed {run.seed})")
-            report["protocols"][protocol]["sweep"] = {**sweep, "plot": plot.name}
+            sections[protocol]["sweep"] = {**sweep, "plot": plot.name}
+    report = ncf_report(run, sections)
     return write_outputs(out, report, results_markdown(report), curves,
                          f"NCF family on {run.dataset} (seed {run.seed})", t_start, run.progress,
                          metric_key="val_hr@10")
@@ -416,6 +428,18 @@ def evaluate_protocol(protocol: str, score_fn, split: PreparedSplit) -> dict:
                                      split.test, len(split.items), k=10)
     return evaluate_sampled(score_fn, split.test[USER].to_numpy(), split.test[ITEM].to_numpy(), split.test_negatives,
                             ks=(1, 5, 10))
+
+
+def protocol_section(protocol: str, split: PreparedSplit, rows: dict, dataset: str) -> dict:
+    """One protocol's entry of the report: what is ranked, the split sizes, the published rows for ``dataset``
+    and ``rows`` (``{label: {"metrics": ..., **fit record}}``)."""
+    return {**PROTOCOL_TEXT[protocol], **split.sizes, "paper": paper_rows(protocol, dataset), "models": rows}
+
+
+def ncf_report(run: NCFRun, sections: dict) -> dict:
+    """The report of ``run`` (the shared schema of :mod:`hncf.pipeline.report`) with ``sections`` per protocol."""
+    return {"system": "ncf", "dataset": run.dataset, "preset": run.preset, "seed": run.seed,
+            "run": dataclasses.asdict(run), "protocols": dict(sections)}
 
 
 def paper_rows(protocol: str, dataset: str) -> dict:
