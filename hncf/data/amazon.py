@@ -28,7 +28,7 @@ REQUIRED = ("reviewerID", "asin", "overall")
 RELEASES = {
     "musical-instruments-5core-2014": {
         "url": "http://snap.stanford.edu/data/amazon/productGraph/categoryFiles/reviews_Musical_Instruments_5.json.gz",
-        "sha256": None,
+        "sha256": "03f9cc27ae13a454cb4ea6cb620fb10546cc1194ef921441d1c5f34addff2748",
     },
 }
 
