@@ -72,6 +72,9 @@ PAPER_TABLE2 = {
 }
 ID_ONLY = ("Popularity", "GMF", "MLP", "NeuMF", "MF (dot product + biases)", "EASE")
 EASE_L2_GRID = (10.0, 50.0, 200.0, 500.0, 1000.0)
+# Pairs scored per call: each carries a review vector (and float64 documents while it is built), so the
+# default 65,536-pair chunks of a full ranking held several GB; smaller chunks give the same scores.
+SCORE_CHUNK = 1 << 13
 
 
 @dataclass(frozen=True)
@@ -299,11 +302,11 @@ def fit_bert_rs(mode: str, split: PreparedSplit, vectors: np.ndarray, all_pairs:
     validation = None
     if preset.validate:
         validation = dataclasses.replace(split.validation, score_fn_factory=lambda m: make_score_fn(
-            m, pair_features=inputs["selection"]))
+            m, batch_size=SCORE_CHUNK, pair_features=inputs["selection"]))
     model, record = select_then_refit(build, preset.train, validation, checkpoint_dir=ckpt, resume=resume,
                                       verbose=verbose, run_config=run_config, progress=progress and not verbose)
     record.update(mode=mode, model=preset.model.to_dict())
-    return make_score_fn(model, pair_features=inputs["final"]), record
+    return make_score_fn(model, batch_size=SCORE_CHUNK, pair_features=inputs["final"]), record
 
 
 def fit_ease(split: PreparedSplit) -> tuple[object, dict]:
