@@ -20,8 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from hncf.evaluation import metrics as M
-from hncf.evaluation.protocols import TopK, as_row_lists
+from hncf.evaluation.protocols import TopK, as_row_lists, full_ranking_metrics
 
 DEFAULT_MAX_BYTES = 256 << 20
 
@@ -193,19 +192,7 @@ def evaluate_full_ranking_blockwise(model_or_scorer, test_users, test_items, n_i
     keys = np.unique(tu * np.int64(n_items) + ti)
     users, n_relevant = np.unique(keys // n_items, return_counts=True)
     top = top_k_blockwise(model_or_scorer, users, n_items, k, exclude, max_bytes, block_users, item_features)
-    top_keys = users[:, None] * np.int64(n_items) + top.items
-    pos = np.minimum(np.searchsorted(keys, top_keys), max(keys.size - 1, 0))
-    hits = (top.items >= 0) & (keys[pos] == top_keys)
-    return {
-        "map": M.map_recommenders(hits, n_relevant),
-        f"map@{k}": M.map_at_k(hits, n_relevant),
-        f"ndcg@{k}": M.ndcg_at_k(hits, n_relevant),
-        f"precision@{k}": M.precision_at_k(hits, n_relevant),
-        f"recall@{k}": M.recall_at_k(hits, n_relevant),
-        f"hr@{k}": M.hit_ratio_at_k(hits, n_relevant),
-        "mrr": M.mrr(hits, n_relevant),
-        "n_users": int(users.size),
-    }
+    return full_ranking_metrics(keys, users, n_relevant, top.items, n_items, k)
 
 
 def csr_rows(users, items, n_users: int) -> tuple[np.ndarray, np.ndarray]:

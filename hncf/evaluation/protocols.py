@@ -461,11 +461,20 @@ def evaluate_full_ranking(
     csr = _csr_from_pairs(train_u, train_i) if exclude_train and train_u.size else None
     top = top_k_items(score_fn, users, n_items, k, exclude_csr=csr, user_block=user_block)
 
-    top_keys = users[:, None] * np.int64(n_items) + top.items
-    pos = np.minimum(np.searchsorted(keys, top_keys), max(keys.size - 1, 0))
-    hits = (top.items >= 0) & (keys[pos] == top_keys) if keys.size else np.zeros(top.items.shape, bool)
+    out = full_ranking_metrics(keys, users, n_relevant, top.items, n_items, k)
+    return (out, top) if return_top_k else out
 
-    out = {
+
+def full_ranking_metrics(keys, users, n_relevant, top_items, n_items: int, k: int) -> dict:
+    """The full-ranking metrics of ``top_items`` (rows follow ``users``) against the relevant ``keys``.
+
+    ``keys`` are the sorted distinct ``user * n_items + item`` of the relevant pairs; ``n_relevant``
+    counts them per user. Shared by every full-ranking evaluator so their metrics cannot drift.
+    """
+    top_keys = users[:, None] * np.int64(n_items) + top_items
+    pos = np.minimum(np.searchsorted(keys, top_keys), max(keys.size - 1, 0))
+    hits = (top_items >= 0) & (keys[pos] == top_keys) if keys.size else np.zeros(top_items.shape, bool)
+    return {
         "map": M.map_recommenders(hits, n_relevant),
         f"map@{k}": M.map_at_k(hits, n_relevant),
         f"ndcg@{k}": M.ndcg_at_k(hits, n_relevant),
@@ -475,7 +484,6 @@ def evaluate_full_ranking(
         "mrr": M.mrr(hits, n_relevant),
         "n_users": int(users.size),
     }
-    return (out, top) if return_top_k else out
 
 
 def evaluate_classification(
