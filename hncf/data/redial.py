@@ -262,11 +262,20 @@ def find_redial_files(dialogues: str | None = None, data_dir: str | None = None,
                       download: bool = True) -> tuple[list, Path]:
     """Dialogue files and the catalogue: ``--dialogues`` (comma list), else ``data_dir``, else download.
 
-    The catalogue is looked for beside the first dialogue file, then in ``data_dir``.
+    A relative dialogue path that is not found from the working folder is looked for in ``data_dir``
+    (so ``--data-dir DIR --dialogues a.jsonl,b.jsonl`` names files in DIR). The catalogue is looked
+    for beside the first dialogue file, then in ``data_dir``.
     """
     folder = Path(data_dir).expanduser() if data_dir else None
+
+    def locate(name: str) -> Path:
+        path = Path(name.strip()).expanduser()
+        if not path.is_file() and folder is not None and not path.is_absolute() and (folder / path).is_file():
+            return folder / path
+        return path
+
     if dialogues:
-        files = [Path(p).expanduser() for p in str(dialogues).split(",") if p.strip()]
+        files = [locate(p) for p in str(dialogues).split(",") if p.strip()]
     elif folder is not None:
         files = sorted(folder.glob("*.jsonl"))
         if not files:
@@ -325,6 +334,19 @@ class Examples:
         return Examples(self.text_title[rows], self.text_token[rows], self.text_placeholder[rows],
                         [self.mentions[i] for i in rows], [self.targets[i] for i in rows], self.dialogue[rows],
                         self.construction, dict(self.stats))
+
+    def concat(self, other: "Examples") -> "Examples":
+        """These examples followed by ``other``'s (same construction); counts in the stats are summed."""
+        if other.construction != self.construction:
+            raise ValueError(f"cannot join {self.construction!r} and {other.construction!r} examples")
+        stats = {k: self.stats.get(k, 0) + other.stats.get(k, 0) for k in self.stats.keys() | other.stats.keys()
+                 if k != "share_already_mentioned"}
+        stats["share_already_mentioned"] = stats.get("targets_already_mentioned", 0) / max(stats.get("targets", 0), 1)
+        return Examples(np.concatenate([self.text_title, other.text_title]),
+                        np.concatenate([self.text_token, other.text_token]),
+                        np.concatenate([self.text_placeholder, other.text_placeholder]),
+                        self.mentions + other.mentions, self.targets + other.targets,
+                        np.concatenate([self.dialogue, other.dialogue]), self.construction, stats)
 
     def new_targets(self) -> list:
         """Targets not already mentioned in the input (the "new movies only" view)."""

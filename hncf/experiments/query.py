@@ -53,7 +53,9 @@ class QueryPreset:
     rnn_hidden: int = 128
     max_mentions: int = 20
     copy_mentions: bool = True
+    cooccurrence: int = 100  # neighbours per movie in the co-occurrence prior (0 = off)
     popularity_bias: bool = True  # start the logits at the log-odds of training popularity
+    refit: bool = True  # after selecting the epoch on validation, retrain on train + validation dialogues
     mention_style: str = "title"  # how mentions appear in the text of every variant
     rnn_mention_style: str = "title"  # the paper replaces them by a placeholder for the RNN variant
     sequence_length: int = 256
@@ -61,11 +63,11 @@ class QueryPreset:
 
 PRESETS = {
     "paper": QueryPreset(learning_rate=1e-5, batch_size=8, tag_batch_size=64, epochs=200, patience=None,
-                         copy_mentions=False, popularity_bias=False, mention_style="token",
-                         rnn_mention_style="placeholder"),
+                         copy_mentions=False, cooccurrence=0, popularity_bias=False, mention_style="token",
+                         rnn_mention_style="placeholder", refit=False),
     "default": QueryPreset(),
     "tiny": QueryPreset(batch_size=16, epochs=3, patience=None, hidden=16, rnn_embedding=8, rnn_hidden=8,
-                        max_mentions=8, sequence_length=32),
+                        max_mentions=8, cooccurrence=8, sequence_length=32),
 }
 
 
@@ -85,6 +87,7 @@ class QuerySplit:
     train_dialogues: list
     reports: list
     description: str
+    validation_dialogues: list = ()
 
 
 def load_dialogue_files(files) -> tuple[list, list]:
@@ -116,7 +119,7 @@ def prepare_split(files, catalogue_path, seed: int, construction: str = "dialogu
         train, val, test_dialogues = R.split_dialogues(dialogues, seed, validation=validation, test=test)
         desc = f"{len(train)}/{len(val)}/{len(test_dialogues)} dialogues (train/validation/test, seed {seed})"
     build = lambda ds: R.build_examples(ds, catalogue, construction)  # noqa: E731
-    return QuerySplit(catalogue, build(train), build(val), build(test_dialogues), train, reports, desc)
+    return QuerySplit(catalogue, build(train), build(val), build(test_dialogues), train, reports, desc, list(val))
 
 
 def training_popularity(train_dialogues, catalogue: pd.DataFrame) -> np.ndarray:
@@ -159,21 +162,28 @@ def repetition_scores(examples: R.Examples, pop: np.ndarray) -> np.ndarray:
     return s
 
 
-def cooccurrence_scores(examples: R.Examples, train_dialogues, catalogue: pd.DataFrame, pop: np.ndarray) -> np.ndarray:
-    """Sum over the mentioned movies of how often each movie shared a training dialogue with them; popularity breaks ties."""
+def cooccurrence_matrix(dialogues, catalogue: pd.DataFrame):
+    """Square sparse matrix: how many of ``dialogues`` mention both movies (diagonal zero)."""
     from scipy import sparse
 
     index = pd.Index(catalogue["movie_id"].astype(str))
-    rows, cols = [], []
-    for k, d in enumerate(train_dialogues):
-        pos = np.unique(index.get_indexer([mid for m in d.messages for mid in R.MENTION_RE.findall(m.text)]))
-        pos = pos[pos >= 0]
-        rows.append(np.full(pos.size, k))
-        cols.append(pos)
-    x = sparse.csr_matrix((np.ones(sum(map(len, rows))), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(len(train_dialogues), len(catalogue)))
+    ids = [[mid for m in d.messages for mid in R.MENTION_RE.findall(m.text)] for d in dialogues]
+    lengths = np.array([len(i) for i in ids], dtype=np.int64)
+    pos = index.get_indexer([mid for i in ids for mid in i])
+    rows = np.repeat(np.arange(len(dialogues)), lengths)
+    keep = pos >= 0
+    x = sparse.csr_matrix((np.ones(int(keep.sum())), (rows[keep], pos[keep])),
+                          shape=(len(dialogues), len(catalogue)))
+    x.data[:] = 1.0  # a movie mentioned twice in one dialogue counts once
     c = (x.T @ x).tocsr()
     c.setdiag(0)
+    c.eliminate_zeros()
+    return c
+
+
+def cooccurrence_scores(examples: R.Examples, train_dialogues, catalogue: pd.DataFrame, pop: np.ndarray) -> np.ndarray:
+    """Sum over the mentioned movies of how often each movie shared a training dialogue with them; popularity breaks ties."""
+    c = cooccurrence_matrix(train_dialogues, catalogue)
     s = np.asarray((_mention_matrix(examples, len(catalogue)) @ c).todense(), dtype=np.float64)
     return s + popularity_scores(pop, len(examples))
 
@@ -332,18 +342,32 @@ def tag_examples(joined: pd.DataFrame, tags: pd.DataFrame) -> tuple[np.ndarray, 
     return t["tag"].to_numpy(dtype=object), idx.loc[t["movieId"].to_numpy()].to_numpy(np.int64)
 
 
-def build_model(variant: str, n_movies: int, text_dim: int, preset: QueryPreset, seed: int, pop: np.ndarray | None):
-    """A compiled cached-path model for ``variant``."""
-    from hncf.models.query import QueryRecommender, compile_query
+def build_model(variant: str, n_movies: int, text_dim: int, preset: QueryPreset, seed: int, pop: np.ndarray | None,
+                fit_examples: R.Examples | None = None, cooccurrence=None):
+    """A compiled cached-path model for ``variant``, its starting values taken from the data it will fit.
 
-    bias = None
+    ``pop`` (training mentions) starts the output bias at popularity log-odds; ``fit_examples`` start
+    the copy boosts (:func:`hncf.models.query.copy_boost_init`); ``cooccurrence`` (a
+    :func:`cooccurrence_matrix` of the fitted dialogues) fills the co-occurrence prior's table.
+    """
+    from hncf.models.query import QueryRecommender, compile_query, copy_boost_init, top_neighbours
+
+    bias = copy_init = table = None
     if preset.popularity_bias and pop is not None:
         p = (pop + 0.1) / (pop.sum() + 0.1 * pop.size)
         bias = np.log(p / (1 - p))
+    if preset.copy_mentions and fit_examples is not None:
+        base = bias if bias is not None else np.zeros(n_movies)
+        copy_init = copy_boost_init(fit_examples.mentions, fit_examples.targets, base, max_rank=8)
+    if preset.cooccurrence:
+        if cooccurrence is None:
+            raise ValueError("the co-occurrence prior needs the training dialogues' co-occurrence matrix")
+        table = top_neighbours(cooccurrence, preset.cooccurrence)
     model = QueryRecommender(n_movies, text_dim=text_dim, variant=variant, hidden=preset.hidden,
                              dropout=preset.dropout, rnn_embedding=preset.rnn_embedding, rnn_hidden=preset.rnn_hidden,
-                             max_mentions=preset.max_mentions, copy_mentions=preset.copy_mentions, seed=seed,
-                             output_bias=bias, name=f"query_{variant}")
+                             max_mentions=preset.max_mentions, copy_mentions=preset.copy_mentions,
+                             cooccurrence=preset.cooccurrence, seed=seed, output_bias=bias, copy_init=copy_init,
+                             neighbour_table=table, name=f"query_{variant}")
     return compile_query(model, preset.learning_rate, steps_per_execution=8)
 
 
@@ -352,22 +376,43 @@ def build_model(variant: str, n_movies: int, text_dim: int, preset: QueryPreset,
 # ---------------------------------------------------------------------------
 
 
+@dataclass
+class FitData:
+    """What one training stage fits: its examples, their dialogues and text vectors per mention style."""
+
+    examples: R.Examples
+    dialogues: list
+    vectors: dict
+
+
+def fit_stages(split: QuerySplit, vectors: dict, refit: bool) -> dict:
+    """``{"selection": train, "final": train + validation (with refit) or train}``, keyed by selection stage."""
+    train = FitData(split.train, split.train_dialogues, {st: vectors[st, "train"] for st, name in vectors
+                                                          if name == "train"})
+    if not refit:
+        return {"selection": train, "final": train}
+    both = FitData(split.train.concat(split.validation), split.train_dialogues + split.validation_dialogues,
+                   {st: np.concatenate([vectors[st, "train"], vectors[st, "validation"]])
+                    for st, name in vectors if name == "train"})
+    return {"selection": train, "final": both}
+
+
 def run_seed(split: QuerySplit, encoder, cache, preset: QueryPreset, seed: int, variants, movie_vectors,
              tag_data=None, progress: bool = True, checkpoint_dir: Path | None = None, resume: bool = False):
-    """Baselines and trained variants on one split; returns ``(results, models, histories, timings)``."""
+    """Baselines and trained variants on one split; returns ``(results, models, histories, timings)``.
+
+    Every row fits the same dialogues: the training ones plus, with ``preset.refit``, the validation
+    ones (the variants select their epoch on validation first, then refit; the count baselines have
+    nothing to select). The test dialogues are only scored.
+    """
     import keras
 
-    from hncf.training import TrainConfig, train
+    from hncf.pipeline.selection import select_then_refit
+    from hncf.training import TrainConfig
 
     cat, n_movies = split.catalogue, len(split.catalogue)
-    pop = training_popularity(split.train_dialogues, cat)
     results, timings = {}, {}
     test = split.test
-    t0 = time.perf_counter()
-    results["popularity"] = evaluate_both(popularity_scores(pop, len(test)), test)
-    results["repetition"] = evaluate_both(repetition_scores(test, pop), test)
-    results["cooccurrence"] = evaluate_both(cooccurrence_scores(test, split.train_dialogues, cat, pop), test)
-    timings["count baselines"] = time.perf_counter() - t0
 
     vectors = {}
     styles = sorted({"title"} | {variant_style(preset, v) for v in variants})
@@ -376,17 +421,23 @@ def run_seed(split: QuerySplit, encoder, cache, preset: QueryPreset, seed: int, 
         for name, ex in (("train", split.train), ("validation", split.validation), ("test", test)):
             vectors[style, name] = encode_cached(encoder, ex.text(style), cache, progress)
     timings["encode requests"] = time.perf_counter() - t0
+    stages = fit_stages(split, vectors, preset.refit)
+    final = stages["final"]
+
+    t0 = time.perf_counter()
+    pop = training_popularity(final.dialogues, cat)
+    results["popularity"] = evaluate_both(popularity_scores(pop, len(test)), test)
+    results["repetition"] = evaluate_both(repetition_scores(test, pop), test)
+    results["cooccurrence"] = evaluate_both(cooccurrence_scores(test, final.dialogues, cat, pop), test)
+    timings["count baselines"] = time.perf_counter() - t0
     if movie_vectors is not None:
         results["text_retrieval"] = evaluate_both(text_retrieval_scores(vectors["title", "test"], movie_vectors), test)
 
     models, histories = {}, {}
+    cooc = {name: cooccurrence_matrix(st.dialogues, cat) if preset.cooccurrence else None
+            for name, st in stages.items()}
     for variant in variants:
         style = variant_style(preset, variant)
-        keras.utils.set_random_seed(seed)
-        x_train = model_inputs(vectors[style, "train"], split.train, preset.max_mentions)
-        x_val = model_inputs(vectors[style, "validation"], split.validation, preset.max_mentions)
-        x_test = model_inputs(vectors[style, "test"], test, preset.max_mentions)
-        model = build_model(variant, n_movies, encoder.dim, preset, seed, pop)
         tag_x = tag_movies = None
         if variant == "tags":
             if tag_data is None:
@@ -394,22 +445,37 @@ def run_seed(split: QuerySplit, encoder, cache, preset: QueryPreset, seed: int, 
             tag_vectors, tag_movies = tag_data
             tag_x = {"text_vector": tag_vectors,
                      "mentions": np.zeros((len(tag_movies), preset.max_mentions), np.int32)}
-        data = QueryBatches(_select(x_train, model), split.train.targets, n_movies, preset.batch_size, seed,
-                            None if tag_x is None else _select(tag_x, model), tag_movies, preset.tag_batch_size)
+
+        def build(stage: str, variant=variant, style=style, tag_x=tag_x, tag_movies=tag_movies):
+            fit = stages[stage]
+            keras.utils.set_random_seed(seed)
+            model = build_model(variant, n_movies, encoder.dim, preset, seed, training_popularity(fit.dialogues, cat),
+                                fit.examples, cooc[stage])
+            x = _select(model_inputs(fit.vectors[style], fit.examples, preset.max_mentions), model)
+            data = QueryBatches(x, fit.examples.targets, n_movies, preset.batch_size, seed,
+                                None if tag_x is None else _select(tag_x, model), tag_movies, preset.tag_batch_size)
+            return model, data
+
         config = TrainConfig(epochs=preset.epochs, batch_size=preset.batch_size, learning_rate=preset.learning_rate,
                              seed=seed, patience=preset.patience, steps_per_execution=8)
-        validation = QueryValidation(x_val, split.validation)
+        x_val = model_inputs(vectors[style, "validation"], split.validation, preset.max_mentions)
+        x_test = model_inputs(vectors[style, "test"], test, preset.max_mentions)
         ckpt = None if checkpoint_dir is None else checkpoint_dir / f"seed{seed}-{variant}"
-        model, res = train(model, data, config, validation=validation, checkpoint_dir=ckpt, resume=resume,
-                           verbose=0, run_config={"system": "query", "variant": variant, "seed": seed})
+        model, record = select_then_refit(build, config, QueryValidation(x_val, split.validation),
+                                          refit=preset.refit, checkpoint_dir=ckpt, resume=resume, verbose=0,
+                                          run_config={"system": "query", "variant": variant, "seed": seed,
+                                                      "preset": asdict(preset)})
         results[variant] = evaluate_both(predict_scores(model, x_test), test)
-        results[variant]["best_epoch"] = res.best_epoch
-        results[variant]["epochs_run"] = res.epochs_run
-        timings[f"train {variant}"] = res.train_seconds
-        models[variant], histories[variant] = model, res.history
-        log(f"seed {seed} {variant}: best epoch {res.best_epoch}/{res.epochs_run}, test nDCG@10 "
+        results[variant]["best_epoch"] = record["best_epoch"]
+        results[variant]["epochs_run"] = record["epochs"]
+        results[variant]["refit"] = record["refit"]
+        results[variant]["validation_ndcg@10"] = float(np.nanmax(record["history"]["val_ndcg@10"]))
+        timings[f"train {variant}"] = record["train_seconds"]
+        models[variant], histories[variant] = model, record["history"]
+        log(f"seed {seed} {variant}: best epoch {record['best_epoch']}/{record['epochs']}"
+            f"{', refit on train + validation' if record['refit'] else ''}, test nDCG@10 "
             f"{results[variant]['all']['ndcg@10']:.4f} (all) {results[variant]['new']['ndcg@10']:.4f} (new), "
-            f"{res.train_seconds:.0f} s", progress)
+            f"{record['train_seconds']:.0f} s", progress)
     return results, models, histories, timings
 
 
@@ -429,6 +495,23 @@ def summarise(per_seed: list) -> dict:
                 vals = np.array([r[row][view][m] for r in per_seed], dtype=float)
                 out[row][view][m] = (float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0)
     return out
+
+
+def schema_protocols(per_seed: list, seeds) -> dict:
+    """The shared report schema: ``protocols[view]["models"][row]`` with mean metrics, their sd and per-seed values."""
+    summary = summarise(per_seed)
+    protocols = {}
+    for view in VIEWS:
+        models = {}
+        for row, stats in summary.items():
+            models[row] = {"metrics": {m: stats[view][m][0] for m in METRICS},
+                           "sd": {m: stats[view][m][1] for m in METRICS},
+                           "per_seed": {str(s): {m: r[row][view][m] for m in METRICS} for s, r in zip(seeds, per_seed)},
+                           "best_epoch": [r[row].get("best_epoch") for r in per_seed]}
+        protocols[view] = {"protocol": {"all": "every target counts, nothing excluded (CRSLab/UniCRS)",
+                                        "new": "targets already mentioned removed and never ranked"}[view],
+                           "models": models}
+    return protocols
 
 
 def results_markdown(summary: dict, n_seeds: int, description: str) -> str:
@@ -542,18 +625,15 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
             "rate": float(joined["ml_movie_id"].notna().mean()),
             "by_rule": joined["match"].value_counts().to_dict(),
             "tag_examples": 0 if tag_data is None else len(tag_data[1])},
-        "per_seed": per_seed, "summary": summary, "timings": timings, "encode_movies_seconds": encode_movies_s,
+        "per_seed": per_seed, "summary": summary, "protocols": schema_protocols(per_seed, seeds),
+        "timings": timings, "encode_movies_seconds": encode_movies_s,
         "anchors": {k: list(v) for k, v in ANCHORS.items()},
     }
     if best_models and best_models[0]:
         models, split = best_models
-        # The bundle's variant is chosen on validation, never on the test set.
-        val_scores = {}
-        for v, m in models.items():
-            style = variant_style(p, v)
-            xv = model_inputs(encode_cached(encoder, split.validation.text(style), cache, False), split.validation,
-                              p.max_mentions)
-            val_scores[v] = evaluate_scores(predict_scores(m, xv), split.validation, "all")["ndcg@10"]
+        # The bundle's variant is chosen by the selection stage's best validation nDCG@10 (the refit
+        # model has trained on the validation dialogues, so they cannot judge it); never the test set.
+        val_scores = {v: per_seed[0][v]["validation_ndcg@10"] for v in models}
         chosen = max(val_scores, key=val_scores.get)
         save_bundle(out / "model", models[chosen], catalogue, text_encoder, text_pooling, p, variant_style(p, chosen))
         report["bundle"] = {"path": str(out / "model"), "variant": chosen, "validation_ndcg@10": val_scores}

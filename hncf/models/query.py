@@ -16,7 +16,16 @@ Two execution paths share one head whose layers have fixed names:
 
 ``copy_mentions`` (ours, off in the paper preset) adds a learned per-position boost to the logits of
 movies already mentioned in the request, most recent first: a copy mechanism that lets the model
-learn how often people re-recommend what was said.
+learn how often people re-recommend what was said. The boost starts at the training data's
+log-odds of re-recommendation (:func:`copy_boost_init`): started at zero, Adam moves a scalar by
+about the learning rate per step, so in a short CPU run it stayed near 1.3 where the data asks
+for about 6.
+
+``cooccurrence`` (ours, off in the paper preset) adds ``alpha * log(1 + c_j)`` to movie j's logit,
+where ``c_j`` sums, over the movies mentioned in the request, how many training dialogues each
+shared with j (:class:`MentionCooccurrence`, a table of each movie's top neighbours carried in
+the saved model). It is the co-occurrence baseline as a feature: with 1.3k training dialogues a
+6,924-way output layer never sees most movies, and the table pools what every dialogue said.
 
 The loss :class:`QueryLoss` reads a task flag in the last column of ``y_true``: rows with flag 0
 are the main task (multi-label binary cross-entropy summed over movies, as the paper's
@@ -82,6 +91,102 @@ class MentionCopy(keras.layers.Layer):
         return {**super().get_config(), "n_movies": self.n_movies, "max_rank": self.max_rank}
 
 
+def copy_boost_init(mentions, targets, base_logits: np.ndarray, max_rank: int = 8) -> np.ndarray:
+    """Starting boosts for :class:`MentionCopy`: per recency rank, logit(share of mentions that are targets) - mean base logit.
+
+    ``mentions``/``targets``: per example, catalogue indices (mentions oldest first); ``base_logits``:
+    the starting logit of each movie (e.g. log-odds of popularity). Ranks with no data start at 0.
+    """
+    lengths = np.array([len(m) for m in mentions], dtype=np.int64)
+    boost = np.zeros(max_rank + 1, np.float32)
+    if not lengths.sum():
+        return boost
+    rows = np.repeat(np.arange(len(mentions)), lengths)
+    movies = np.concatenate([np.asarray(m, np.int64) for m in mentions if len(m)])
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    rank = np.minimum(np.repeat(lengths, lengths) - 1 - (np.arange(lengths.sum()) - starts), max_rank)
+    t_len = np.array([len(t) for t in targets], dtype=np.int64)
+    t_rows = np.repeat(np.arange(len(targets)), t_len)
+    t_movies = np.concatenate([np.asarray(t, np.int64) for t in targets if len(t)]) if t_len.sum() else t_len
+    n = max(int(movies.max()), int(t_movies.max()) if t_movies.size else 0) + 1
+    hit = np.isin(rows * n + movies, t_rows * n + t_movies)
+    for r in range(max_rank + 1):  # at most max_rank + 1 iterations: not a per-item loop
+        at = rank == r
+        if at.any():
+            share = np.clip(hit[at].mean(), 1e-3, 1 - 1e-3)
+            boost[r] = np.log(share / (1 - share)) - float(np.mean(base_logits[movies[at]]))
+    return boost
+
+
+def top_neighbours(cooccurrence, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each movie's ``k`` most frequent co-occurring movies: ``(ids + 1, counts)``, each ``[n + 1, k]``, row 0 = padding.
+
+    ``cooccurrence`` is a square scipy sparse matrix of shared-dialogue counts (diagonal ignored);
+    unused slots hold id 0 and count 0.
+    """
+    c = cooccurrence.tocoo()
+    keep = c.row != c.col
+    row, col, val = c.row[keep], c.col[keep], c.data[keep].astype(np.float32)
+    order = np.lexsort((col, -val, row))  # by row, then most frequent first, ties by lower id
+    row, col, val = row[order], col[order], val[order]
+    n = cooccurrence.shape[0]
+    first = np.searchsorted(row, np.arange(n))
+    rank = np.arange(row.size) - first[row]
+    sel = rank < k
+    ids = np.zeros((n + 1, k), np.int32)
+    counts = np.zeros((n + 1, k), np.float32)
+    ids[row[sel] + 1, rank[sel]] = col[sel] + 1
+    counts[row[sel] + 1, rank[sel]] = val[sel]
+    return ids, counts
+
+
+@keras.saving.register_keras_serializable(package="hncf")
+class MentionCooccurrence(keras.layers.Layer):
+    """Adds ``alpha * log1p(sum_m count(m, j))`` to movie j's logit, m over the mentioned movies.
+
+    The neighbour table (:func:`top_neighbours`) is a pair of non-trainable weights, so a saved
+    model carries it; ``alpha`` is learned. A movie mentioned twice counts twice.
+    """
+
+    def __init__(self, n_movies: int, neighbours: int = 100, alpha: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_movies, self.neighbours, self.alpha_init = int(n_movies), int(neighbours), float(alpha)
+
+    def build(self, input_shape):
+        shape = (self.n_movies + 1, self.neighbours)
+        self.neighbour_ids = self.add_weight(name="neighbour_ids", shape=shape, dtype="int32",
+                                             initializer="zeros", trainable=False)
+        self.neighbour_counts = self.add_weight(name="neighbour_counts", shape=shape, initializer="zeros",
+                                                trainable=False)
+        self.alpha = self.add_weight(name="alpha", shape=(), initializer=keras.initializers.Constant(self.alpha_init))
+
+    def set_table(self, ids: np.ndarray, counts: np.ndarray) -> None:
+        """Load a :func:`top_neighbours` table (its width must equal ``neighbours``)."""
+        if ids.shape != (self.n_movies + 1, self.neighbours) or counts.shape != ids.shape:
+            raise ValueError(f"neighbour table of shape {ids.shape} does not fit {self.n_movies} movies x "
+                             f"{self.neighbours} neighbours")
+        self.neighbour_ids.assign(ids.astype("int32"))
+        self.neighbour_counts.assign(counts.astype("float32"))
+
+    def call(self, inputs):
+        logits, mentions = inputs
+        ids = ops.take(self.neighbour_ids, mentions, axis=0)  # [batch, mentions, neighbours]; padding row is empty
+        counts = ops.take(self.neighbour_counts, mentions, axis=0)
+        batch = ops.shape(mentions)[0]
+        rows = ops.broadcast_to(ops.reshape(ops.arange(batch, dtype="int32"), (-1, 1, 1)), ops.shape(ids))
+        index = ops.stack([ops.reshape(rows, (-1,)), ops.reshape(ids, (-1,))], axis=1)
+        # Column 0 collects the empty slots; it is dropped, so slot ids are movie index + 1.
+        summed = ops.scatter(index, ops.reshape(counts, (-1,)), (batch, self.n_movies + 1))[:, 1:]
+        return logits + ops.cast(self.alpha, logits.dtype) * ops.log1p(ops.cast(summed, logits.dtype))
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self):
+        return {**super().get_config(), "n_movies": self.n_movies, "neighbours": self.neighbours,
+                "alpha": self.alpha_init}
+
+
 @keras.saving.register_keras_serializable(package="hncf")
 class QueryRecommender(keras.Model):
     """The query recommender as a functional model built in ``__init__`` (keras-hub style).
@@ -89,13 +194,16 @@ class QueryRecommender(keras.Model):
     Inputs: ``text_vector`` float32 [text_dim] (cached path) or ``text`` string (end to end, with
     ``text_layer``); with ``variant in ("rnn", "tags")`` or ``copy_mentions`` also ``mentions``
     int32 [max_mentions] (catalogue index + 1, 0 = padding, right-aligned). Output: ``movie_logits``
-    [n_movies]. ``output_bias`` (init only) sets the starting logits, e.g. to log-odds of popularity.
+    [n_movies]. ``output_bias`` (init only) sets the starting logits, e.g. to log-odds of popularity;
+    ``copy_init`` (init only) the copy boosts; ``neighbour_table`` (init only; saved with the
+    weights) the ``(ids, counts)`` of :class:`MentionCooccurrence`, needed when ``cooccurrence > 0``
+    (its width in neighbours).
     """
 
     def __init__(self, n_movies: int, text_dim: int | None = None, text_layer=None, variant: str = "bert",
                  hidden: int = 256, dropout: float = 0.3, rnn_embedding: int = 256, rnn_hidden: int = 128,
-                 max_mentions: int = 20, copy_mentions: bool = False, seed: int | None = None,
-                 output_bias=None, **kwargs):
+                 max_mentions: int = 20, copy_mentions: bool = False, cooccurrence: int = 0,
+                 seed: int | None = None, output_bias=None, copy_init=None, neighbour_table=None, **kwargs):
         if variant not in VARIANTS:
             raise ValueError(f"unknown query-recommender variant {variant!r}; known: {', '.join(VARIANTS)}")
         if isinstance(text_layer, dict):
@@ -116,7 +224,7 @@ class QueryRecommender(keras.Model):
             text = L.Identity(name=TEXT_FEATURES)(text_layer(inputs["text"]))
         uses_rnn = variant in ("rnn", "tags")
         parts = [text]
-        if uses_rnn or copy_mentions:
+        if uses_rnn or copy_mentions or cooccurrence:
             inputs["mentions"] = keras.Input(shape=(int(max_mentions),), dtype="int32", name="mentions")
         if uses_rnn:
             e = L.Embedding(n_movies + 1, rnn_embedding, mask_zero=True, embeddings_initializer=
@@ -127,16 +235,26 @@ class QueryRecommender(keras.Model):
         x = L.Dense(hidden, activation="relu", kernel_initializer=init(3), name="query_dense")(x)
         x = L.Dropout(dropout, seed=None if seed is None else seed + 4, name="query_dropout")(x)
         bias = "zeros" if output_bias is None else keras.initializers.Constant(np.asarray(output_bias, "float32"))
+        extras = bool(copy_mentions or cooccurrence)
         logits = L.Dense(n_movies, kernel_initializer=init(5), bias_initializer=bias,
-                         name="movie_logits" if not copy_mentions else "movie_logits_base")(x)
+                         name="movie_logits_base" if extras else "movie_logits")(x)
+        if cooccurrence:
+            prior = MentionCooccurrence(n_movies, int(cooccurrence), name="mention_cooccurrence")
+            logits = prior([logits, inputs["mentions"]])
+            if neighbour_table is not None:
+                prior.set_table(*neighbour_table)
         if copy_mentions:
-            logits = MentionCopy(n_movies, name="mention_copy")([logits, inputs["mentions"]])
+            copy_layer = MentionCopy(n_movies, name="mention_copy")
+            logits = copy_layer([logits, inputs["mentions"]])
+            if copy_init is not None:
+                copy_layer.boost.assign(np.asarray(copy_init, "float32"))
+        if extras:
             logits = L.Identity(name="movie_logits")(logits)
         super().__init__(inputs, logits, **kwargs)
         self.n_movies, self.text_dim, self.text_layer = int(n_movies), text_dim, text_layer
         self.variant, self.hidden, self.dropout_rate = variant, int(hidden), float(dropout)
         self.rnn_embedding, self.rnn_hidden, self.max_mentions = int(rnn_embedding), int(rnn_hidden), int(max_mentions)
-        self.copy_mentions, self.seed = bool(copy_mentions), seed
+        self.copy_mentions, self.cooccurrence, self.seed = bool(copy_mentions), int(cooccurrence), seed
 
     @property
     def uses_mentions(self) -> bool:
@@ -149,7 +267,8 @@ class QueryRecommender(keras.Model):
                 "text_layer": None if self.text_layer is None else keras.saving.serialize_keras_object(self.text_layer),
                 "variant": self.variant, "hidden": self.hidden, "dropout": self.dropout_rate,
                 "rnn_embedding": self.rnn_embedding, "rnn_hidden": self.rnn_hidden,
-                "max_mentions": self.max_mentions, "copy_mentions": self.copy_mentions, "seed": self.seed}
+                "max_mentions": self.max_mentions, "copy_mentions": self.copy_mentions,
+                "cooccurrence": self.cooccurrence, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config: dict):
@@ -178,7 +297,7 @@ def pad_mentions(mentions, max_mentions: int) -> np.ndarray:
 
 
 def copy_head_weights(source: keras.Model, target: keras.Model) -> keras.Model:
-    """Copy every head layer (mention branch, FFN, logits, copy boost) by name between the two paths."""
+    """Copy every head layer (mention branch, FFN, logits, copy boost, co-occurrence table) by name between the two paths."""
     copied = 0
     for layer in target.layers:
         if layer.weights and layer.name.startswith(HEAD_PREFIXES):

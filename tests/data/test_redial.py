@@ -163,6 +163,11 @@ def test_download_redial_unpacks_once_and_atomically(tmp_path, files):
     assert not [p for p in cache.iterdir() if p.name.startswith(".")]
     dialogues, catalogue = R.find_redial_files(data_dir=str(folder))
     assert catalogue.name == R.CATALOGUE_FILE and len(dialogues) == 2
+    # Relative --dialogues names are looked for in --data-dir; a name found nowhere is named in the error.
+    named, _ = R.find_redial_files("train_data.jsonl,test_data.jsonl", data_dir=str(folder))
+    assert named == [folder / "train_data.jsonl", folder / "test_data.jsonl"]
+    with pytest.raises(FileNotFoundError, match="missing.jsonl"):
+        R.find_redial_files("train_data.jsonl,missing.jsonl", data_dir=str(folder))
     bad = tmp_path / "other.zip"
     with zipfile.ZipFile(bad, "w") as z:
         z.writestr("readme.txt", "x")

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from hncf.models.query import (MentionCopy, QueryLoss, QueryRecommender, cached_twin, compile_query,
-                               copy_head_weights, pad_mentions)
+from scipy import sparse
+
+from hncf.models.query import (MentionCooccurrence, MentionCopy, QueryLoss, QueryRecommender, cached_twin,
+                               compile_query, copy_boost_init, copy_head_weights, pad_mentions, top_neighbours)
 from hncf.testing import assert_batch_permutation_equivariant, assert_model_round_trip
 
 N, DIM, L = 7, 6, 4
@@ -70,6 +72,53 @@ def test_mention_copy_boosts_mentioned_movies_by_recency():
     out = np.asarray(layer([logits, mentions]))
     np.testing.assert_allclose(out[0], [1, 3, 0, 2, 0, 0, 0])
     np.testing.assert_allclose(out[1], 0)
+
+
+def test_copy_boost_init_is_the_log_odds_of_rerecommendation_by_rank():
+    # Two examples: mentions oldest first; the latest mention is a target once of twice, the older never.
+    mentions = [[0, 1], [2, 3]]
+    targets = [[1], [5]]
+    base = np.full(N, -2.0)
+    boost = copy_boost_init(mentions, targets, base, max_rank=2)
+    np.testing.assert_allclose(boost, [np.log(0.5 / 0.5) + 2.0, np.log(1e-3 / (1 - 1e-3)) + 2.0, 0.0], rtol=1e-6)
+    np.testing.assert_array_equal(copy_boost_init([[], []], targets, base, max_rank=2), 0)
+
+
+def test_top_neighbours_keeps_the_most_frequent_and_pads():
+    c = sparse.csr_matrix(np.array([[9, 3, 1, 2], [3, 0, 0, 0], [1, 0, 0, 5], [2, 0, 5, 0]], float))
+    ids, counts = top_neighbours(c, 2)
+    np.testing.assert_array_equal(ids, [[0, 0], [2, 4], [1, 0], [4, 1], [3, 1]])  # ids + 1; row 0 = padding
+    np.testing.assert_array_equal(counts, [[0, 0], [3, 2], [3, 0], [5, 1], [5, 2]])
+
+
+def test_mention_cooccurrence_adds_log_counts_by_hand():
+    c = sparse.csr_matrix(np.array([[0, 2, 1, 0, 0, 0, 0], [2, 0, 0, 3, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0]] +
+                                   [[0] * 7] * 4, float))
+    layer = MentionCooccurrence(N, neighbours=3, alpha=0.5)
+    layer.build(None)
+    layer.set_table(*top_neighbours(c, 3))
+    logits = np.ones((2, N), "float32")
+    mentions = np.array([[0, 1, 2], [0, 0, 0]], "int32")  # movies 0 and 1
+    out = np.asarray(layer([logits, mentions]))
+    summed = np.array([2, 2, 1, 3, 0, 0, 0], float)  # movie 0: from 1 (2); 1: from 0 (2); 2: from 0; 3: from 1
+    np.testing.assert_allclose(out[0], 1 + 0.5 * np.log1p(summed), rtol=1e-6)
+    np.testing.assert_allclose(out[1], 1)
+    with pytest.raises(ValueError, match="does not fit"):
+        layer.set_table(*top_neighbours(c, 2))
+
+
+def test_cooccurrence_table_travels_with_the_saved_model(tmp_path):
+    rng = np.random.default_rng(0)
+    c = sparse.random(N, N, density=0.5, random_state=0, format="csr")
+    c = (c + c.T) * 10
+    m = QueryRecommender(N, text_dim=DIM, variant="bert", copy_mentions=True, cooccurrence=3, seed=1,
+                         neighbour_table=top_neighbours(c, 3), copy_init=rng.normal(size=9), **SMALL)
+    x = _inputs()
+    assert set(m.input) == {"text_vector", "mentions"}
+    loaded = assert_model_round_trip(m, x, tmp_path)
+    np.testing.assert_array_equal(loaded.get_layer("mention_cooccurrence").neighbour_ids.numpy(),
+                                  top_neighbours(c, 3)[0])
+    assert_batch_permutation_equivariant(m, x)
 
 
 def test_training_step_lowers_the_loss():
