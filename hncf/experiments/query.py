@@ -54,6 +54,8 @@ class QueryPreset:
     max_mentions: int = 20
     copy_mentions: bool = True
     cooccurrence: int = 100  # neighbours per movie in the co-occurrence prior (0 = off)
+    prior_alphas: tuple = (0.5, 1.0, 2.0, 3.0, 4.0)  # starting weights of the prior tried on validation
+    movie_text: bool = True  # also score movies by their own text vectors (an output layer tied to content)
     popularity_bias: bool = True  # start the logits at the log-odds of training popularity
     refit: bool = True  # after selecting the epoch on validation, retrain on train + validation dialogues
     mention_style: str = "title"  # how mentions appear in the text of every variant
@@ -63,7 +65,7 @@ class QueryPreset:
 
 PRESETS = {
     "paper": QueryPreset(learning_rate=1e-5, batch_size=8, tag_batch_size=64, epochs=200, patience=None,
-                         copy_mentions=False, cooccurrence=0, popularity_bias=False, mention_style="token",
+                         copy_mentions=False, cooccurrence=0, movie_text=False, popularity_bias=False, mention_style="token",
                          rnn_mention_style="placeholder", refit=False),
     "default": QueryPreset(),
     "tiny": QueryPreset(batch_size=16, epochs=3, patience=None, hidden=16, rnn_embedding=8, rnn_hidden=8,
@@ -314,20 +316,39 @@ class QueryBatches:
 
 @dataclass
 class QueryValidation:
-    """Validation nDCG@10 (all-targets view) on held-out training dialogues: what selects the epoch."""
+    """Validation nDCG@10 on held-out training dialogues, the mean of the two views: what selects the epoch.
+
+    Both views count because both are reported: the all-targets view alone rewards repeating the
+    request's movies (the copy boost does that from the first epoch) and stops before the text
+    pathway has learned anything the new-movies view can see.
+    """
 
     x: dict
     examples: R.Examples
-    view: str = "all"
     mode = "max"
-
-    @property
-    def monitor(self) -> str:
-        return "val_ndcg@10"
+    monitor = "val_ndcg@10"
 
     def evaluate(self, model) -> dict:
-        res = evaluate_scores(predict_scores(model, self.x), self.examples, self.view)
-        return {"val_ndcg@10": res["ndcg@10"], "val_recall@10": res["recall@10"]}
+        scores = predict_scores(model, self.x)
+        res = {v: evaluate_scores(scores, self.examples, v) for v in VIEWS}
+        return {"val_ndcg@10": float(np.mean([res[v]["ndcg@10"] for v in VIEWS])),
+                **{f"val_ndcg@10_{v}": res[v]["ndcg@10"] for v in VIEWS}, "val_recall@10_all": res["all"]["recall@10"]}
+
+
+def choose_prior_weight(model, validation: QueryValidation, grid) -> tuple[float, dict]:
+    """The co-occurrence prior's starting ``alpha``: the grid value with the best validation score of the untrained model.
+
+    Gradient steps move a scalar by about the learning rate each, too slowly for a weight whose
+    right size is a few units; validation picks its scale once, before training (never the test set).
+    """
+    layer = model.get_layer("mention_cooccurrence")
+    scores = {}
+    for a in grid:
+        layer.alpha.assign(float(a))
+        scores[float(a)] = validation.evaluate(model)[validation.monitor]
+    best = max(scores, key=scores.get)
+    layer.alpha.assign(best)
+    return best, scores
 
 
 def tag_examples(joined: pd.DataFrame, tags: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -343,12 +364,13 @@ def tag_examples(joined: pd.DataFrame, tags: pd.DataFrame) -> tuple[np.ndarray, 
 
 
 def build_model(variant: str, n_movies: int, text_dim: int, preset: QueryPreset, seed: int, pop: np.ndarray | None,
-                fit_examples: R.Examples | None = None, cooccurrence=None):
+                fit_examples: R.Examples | None = None, cooccurrence=None, movie_vectors: np.ndarray | None = None):
     """A compiled cached-path model for ``variant``, its starting values taken from the data it will fit.
 
     ``pop`` (training mentions) starts the output bias at popularity log-odds; ``fit_examples`` start
     the copy boosts (:func:`hncf.models.query.copy_boost_init`); ``cooccurrence`` (a
-    :func:`cooccurrence_matrix` of the fitted dialogues) fills the co-occurrence prior's table.
+    :func:`cooccurrence_matrix` of the fitted dialogues) fills the co-occurrence prior's table;
+    ``movie_vectors`` (one text vector per catalogue movie) the content-tied output layer.
     """
     from hncf.models.query import QueryRecommender, compile_query, copy_boost_init, top_neighbours
 
@@ -357,17 +379,19 @@ def build_model(variant: str, n_movies: int, text_dim: int, preset: QueryPreset,
         p = (pop + 0.1) / (pop.sum() + 0.1 * pop.size)
         bias = np.log(p / (1 - p))
     if preset.copy_mentions and fit_examples is not None:
-        base = bias if bias is not None else np.zeros(n_movies)
+        base = np.zeros(n_movies)  # the copy offset cancels the output bias of mentioned movies
         copy_init = copy_boost_init(fit_examples.mentions, fit_examples.targets, base, max_rank=8)
     if preset.cooccurrence:
         if cooccurrence is None:
             raise ValueError("the co-occurrence prior needs the training dialogues' co-occurrence matrix")
         table = top_neighbours(cooccurrence, preset.cooccurrence)
+    use_text = bool(preset.movie_text and movie_vectors is not None)
     model = QueryRecommender(n_movies, text_dim=text_dim, variant=variant, hidden=preset.hidden,
                              dropout=preset.dropout, rnn_embedding=preset.rnn_embedding, rnn_hidden=preset.rnn_hidden,
                              max_mentions=preset.max_mentions, copy_mentions=preset.copy_mentions,
                              cooccurrence=preset.cooccurrence, seed=seed, output_bias=bias, copy_init=copy_init,
-                             neighbour_table=table, name=f"query_{variant}")
+                             neighbour_table=table, movie_text_dim=movie_vectors.shape[1] if use_text else 0,
+                             movie_vectors=movie_vectors if use_text else None, name=f"query_{variant}")
     return compile_query(model, preset.learning_rate, steps_per_execution=8)
 
 
@@ -446,11 +470,20 @@ def run_seed(split: QuerySplit, encoder, cache, preset: QueryPreset, seed: int, 
             tag_x = {"text_vector": tag_vectors,
                      "mentions": np.zeros((len(tag_movies), preset.max_mentions), np.int32)}
 
-        def build(stage: str, variant=variant, style=style, tag_x=tag_x, tag_movies=tag_movies):
+        validation = QueryValidation(model_inputs(vectors[style, "validation"], split.validation, preset.max_mentions),
+                                     split.validation)
+        prior = {}
+
+        def build(stage: str, variant=variant, style=style, tag_x=tag_x, tag_movies=tag_movies,
+                  validation=validation, prior=prior):
             fit = stages[stage]
             keras.utils.set_random_seed(seed)
             model = build_model(variant, n_movies, encoder.dim, preset, seed, training_popularity(fit.dialogues, cat),
-                                fit.examples, cooc[stage])
+                                fit.examples, cooc[stage], movie_vectors)
+            if preset.cooccurrence:
+                if "alpha" not in prior:  # chosen on the selection stage, kept for the refit
+                    prior["alpha"], prior["scores"] = choose_prior_weight(model, validation, preset.prior_alphas)
+                model.get_layer("mention_cooccurrence").alpha.assign(prior["alpha"])
             x = _select(model_inputs(fit.vectors[style], fit.examples, preset.max_mentions), model)
             data = QueryBatches(x, fit.examples.targets, n_movies, preset.batch_size, seed,
                                 None if tag_x is None else _select(tag_x, model), tag_movies, preset.tag_batch_size)
@@ -458,10 +491,9 @@ def run_seed(split: QuerySplit, encoder, cache, preset: QueryPreset, seed: int, 
 
         config = TrainConfig(epochs=preset.epochs, batch_size=preset.batch_size, learning_rate=preset.learning_rate,
                              seed=seed, patience=preset.patience, steps_per_execution=8)
-        x_val = model_inputs(vectors[style, "validation"], split.validation, preset.max_mentions)
         x_test = model_inputs(vectors[style, "test"], test, preset.max_mentions)
         ckpt = None if checkpoint_dir is None else checkpoint_dir / f"seed{seed}-{variant}"
-        model, record = select_then_refit(build, config, QueryValidation(x_val, split.validation),
+        model, record = select_then_refit(build, config, validation,
                                           refit=preset.refit, checkpoint_dir=ckpt, resume=resume, verbose=0,
                                           run_config={"system": "query", "variant": variant, "seed": seed,
                                                       "preset": asdict(preset)})
@@ -470,6 +502,8 @@ def run_seed(split: QuerySplit, encoder, cache, preset: QueryPreset, seed: int, 
         results[variant]["epochs_run"] = record["epochs"]
         results[variant]["refit"] = record["refit"]
         results[variant]["validation_ndcg@10"] = float(np.nanmax(record["history"]["val_ndcg@10"]))
+        if prior:
+            results[variant]["prior_alpha"] = {"chosen": prior["alpha"], "validation": prior["scores"]}
         timings[f"train {variant}"] = record["train_seconds"]
         models[variant], histories[variant] = model, record["history"]
         log(f"seed {seed} {variant}: best epoch {record['best_epoch']}/{record['epochs']}"

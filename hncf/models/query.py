@@ -59,12 +59,21 @@ class QueryLoss(keras.losses.Loss):
         return (1.0 - is_tag) * bce + is_tag * ce
 
 
+def _mentioned(mentions, n_movies: int, dtype):
+    """0/1 ``[batch, n_movies]``: which movies ``mentions`` (index + 1, 0 = padding) name."""
+    onehot = ops.one_hot(mentions, n_movies + 1, dtype=dtype)[:, :, 1:]
+    return ops.max(onehot, axis=1)
+
+
 @keras.saving.register_keras_serializable(package="hncf")
 class MentionCopy(keras.layers.Layer):
-    """Adds ``w[r]`` to the logit of the movie mentioned r-th from the end (``r < max_rank``; 0 = latest).
+    """Adds ``w[r] + offset[j]`` to the logit of movie j mentioned r-th from the end (``r < max_rank``; 0 = latest).
 
     ``mentions`` are catalogue indices + 1 with 0 as padding, oldest first, right-aligned; a movie
-    mentioned several times gets the largest of its positions' boosts.
+    mentioned several times gets the boost of its latest mention. ``offset`` (non-trainable, saved
+    with the weights; zeros unless set) lets a mentioned movie's logit forget its popularity bias:
+    with ``offset = -output_bias`` a mentioned movie scores ``w[r]`` plus its text logit, whatever its
+    popularity (people re-recommend what was just said, popular or not).
     """
 
     def __init__(self, n_movies: int, max_rank: int = 8, **kwargs):
@@ -73,6 +82,7 @@ class MentionCopy(keras.layers.Layer):
 
     def build(self, input_shape):
         self.boost = self.add_weight(name="boost", shape=(self.max_rank + 1,), initializer="zeros")
+        self.offset = self.add_weight(name="offset", shape=(self.n_movies,), initializer="zeros", trainable=False)
 
     def call(self, inputs):
         logits, mentions = inputs
@@ -82,7 +92,8 @@ class MentionCopy(keras.layers.Layer):
         weights = ops.where(mentions > 0, ops.take(self.boost, rank)[None, :], -1e9)
         onehot = ops.one_hot(mentions, self.n_movies + 1, dtype=logits.dtype)[:, :, 1:]
         best = ops.max(onehot * weights[:, :, None] + (onehot - 1.0) * 1e9, axis=1)  # most recent mention's boost
-        return logits + ops.where(best > -1e8, best, 0.0)
+        mentioned = best > -1e8
+        return logits + ops.where(mentioned, best + ops.cast(self.offset, logits.dtype)[None, :], 0.0)
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[0]
@@ -95,7 +106,8 @@ def copy_boost_init(mentions, targets, base_logits: np.ndarray, max_rank: int = 
     """Starting boosts for :class:`MentionCopy`: per recency rank, logit(share of mentions that are targets) - mean base logit.
 
     ``mentions``/``targets``: per example, catalogue indices (mentions oldest first); ``base_logits``:
-    the starting logit of each movie (e.g. log-odds of popularity). Ranks with no data start at 0.
+    each mentioned movie's starting logit before the boost (zeros when the copy offset cancels the
+    output bias). Ranks with no data start at 0.
     """
     lengths = np.array([len(m) for m in mentions], dtype=np.int64)
     boost = np.zeros(max_rank + 1, np.float32)
@@ -145,7 +157,8 @@ class MentionCooccurrence(keras.layers.Layer):
     """Adds ``alpha * log1p(sum_m count(m, j))`` to movie j's logit, m over the mentioned movies.
 
     The neighbour table (:func:`top_neighbours`) is a pair of non-trainable weights, so a saved
-    model carries it; ``alpha`` is learned. A movie mentioned twice counts twice.
+    model carries it; ``alpha`` is learned. A movie mentioned twice counts twice. Movies mentioned
+    in the request get no prior: the copy boost speaks for them.
     """
 
     def __init__(self, n_movies: int, neighbours: int = 100, alpha: float = 1.0, **kwargs):
@@ -177,7 +190,8 @@ class MentionCooccurrence(keras.layers.Layer):
         index = ops.stack([ops.reshape(rows, (-1,)), ops.reshape(ids, (-1,))], axis=1)
         # Column 0 collects the empty slots; it is dropped, so slot ids are movie index + 1.
         summed = ops.scatter(index, ops.reshape(counts, (-1,)), (batch, self.n_movies + 1))[:, 1:]
-        return logits + ops.cast(self.alpha, logits.dtype) * ops.log1p(ops.cast(summed, logits.dtype))
+        prior = ops.log1p(ops.cast(summed, logits.dtype)) * (1.0 - _mentioned(mentions, self.n_movies, logits.dtype))
+        return logits + ops.cast(self.alpha, logits.dtype) * prior
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[0]
@@ -188,6 +202,36 @@ class MentionCooccurrence(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="hncf")
+class MovieTextLogits(keras.layers.Layer):
+    """``h . (P v_j)`` for every movie j: the request's hidden vector against each movie's projected text vector.
+
+    ``v_j`` (the frozen encoder's vector of the movie's title, year, genres and tags) is a
+    non-trainable weight, saved with the model; ``P`` is learned. Unlike a free output row, this
+    scores movies no training dialogue suggested, through what their text shares with ones that were.
+    """
+
+    def __init__(self, n_movies: int, text_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_movies, self.text_dim = int(n_movies), int(text_dim)
+
+    def build(self, input_shape):
+        self.movie_vectors = self.add_weight(name="movie_vectors", shape=(self.n_movies, self.text_dim),
+                                             initializer="zeros", trainable=False)
+        self.projection = self.add_weight(name="projection", shape=(self.text_dim, int(input_shape[-1])),
+                                          initializer=keras.initializers.GlorotUniform(seed=0))
+
+    def call(self, hidden):
+        movies = ops.matmul(ops.cast(self.movie_vectors, hidden.dtype), ops.cast(self.projection, hidden.dtype))
+        return ops.matmul(hidden, ops.transpose(movies))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n_movies)
+
+    def get_config(self):
+        return {**super().get_config(), "n_movies": self.n_movies, "text_dim": self.text_dim}
+
+
+@keras.saving.register_keras_serializable(package="hncf")
 class QueryRecommender(keras.Model):
     """The query recommender as a functional model built in ``__init__`` (keras-hub style).
 
@@ -195,7 +239,8 @@ class QueryRecommender(keras.Model):
     ``text_layer``); with ``variant in ("rnn", "tags")`` or ``copy_mentions`` also ``mentions``
     int32 [max_mentions] (catalogue index + 1, 0 = padding, right-aligned). Output: ``movie_logits``
     [n_movies]. ``output_bias`` (init only) sets the starting logits, e.g. to log-odds of popularity;
-    ``copy_init`` (init only) the copy boosts; ``neighbour_table`` (init only; saved with the
+    ``copy_init`` (init only) the copy boosts (with an output bias, mentioned movies drop it: see
+    :class:`MentionCopy`); ``neighbour_table`` (init only; saved with the
     weights) the ``(ids, counts)`` of :class:`MentionCooccurrence`, needed when ``cooccurrence > 0``
     (its width in neighbours).
     """
@@ -203,7 +248,8 @@ class QueryRecommender(keras.Model):
     def __init__(self, n_movies: int, text_dim: int | None = None, text_layer=None, variant: str = "bert",
                  hidden: int = 256, dropout: float = 0.3, rnn_embedding: int = 256, rnn_hidden: int = 128,
                  max_mentions: int = 20, copy_mentions: bool = False, cooccurrence: int = 0,
-                 seed: int | None = None, output_bias=None, copy_init=None, neighbour_table=None, **kwargs):
+                 movie_text_dim: int = 0, seed: int | None = None, output_bias=None, copy_init=None,
+                 neighbour_table=None, movie_vectors=None, **kwargs):
         if variant not in VARIANTS:
             raise ValueError(f"unknown query-recommender variant {variant!r}; known: {', '.join(VARIANTS)}")
         if isinstance(text_layer, dict):
@@ -235,9 +281,14 @@ class QueryRecommender(keras.Model):
         x = L.Dense(hidden, activation="relu", kernel_initializer=init(3), name="query_dense")(x)
         x = L.Dropout(dropout, seed=None if seed is None else seed + 4, name="query_dropout")(x)
         bias = "zeros" if output_bias is None else keras.initializers.Constant(np.asarray(output_bias, "float32"))
-        extras = bool(copy_mentions or cooccurrence)
+        extras = bool(copy_mentions or cooccurrence or movie_text_dim)
         logits = L.Dense(n_movies, kernel_initializer=init(5), bias_initializer=bias,
                          name="movie_logits_base" if extras else "movie_logits")(x)
+        if movie_text_dim:
+            tied = MovieTextLogits(n_movies, movie_text_dim, name="movie_logits_text")
+            logits = L.Add(name="movie_logits_sum")([logits, tied(x)])
+            if movie_vectors is not None:
+                tied.movie_vectors.assign(np.asarray(movie_vectors, "float32"))
         if cooccurrence:
             prior = MentionCooccurrence(n_movies, int(cooccurrence), name="mention_cooccurrence")
             logits = prior([logits, inputs["mentions"]])
@@ -248,6 +299,8 @@ class QueryRecommender(keras.Model):
             logits = copy_layer([logits, inputs["mentions"]])
             if copy_init is not None:
                 copy_layer.boost.assign(np.asarray(copy_init, "float32"))
+            if output_bias is not None:
+                copy_layer.offset.assign(-np.asarray(output_bias, "float32"))
         if extras:
             logits = L.Identity(name="movie_logits")(logits)
         super().__init__(inputs, logits, **kwargs)
@@ -255,6 +308,7 @@ class QueryRecommender(keras.Model):
         self.variant, self.hidden, self.dropout_rate = variant, int(hidden), float(dropout)
         self.rnn_embedding, self.rnn_hidden, self.max_mentions = int(rnn_embedding), int(rnn_hidden), int(max_mentions)
         self.copy_mentions, self.cooccurrence, self.seed = bool(copy_mentions), int(cooccurrence), seed
+        self.movie_text_dim = int(movie_text_dim)
 
     @property
     def uses_mentions(self) -> bool:
@@ -268,7 +322,7 @@ class QueryRecommender(keras.Model):
                 "variant": self.variant, "hidden": self.hidden, "dropout": self.dropout_rate,
                 "rnn_embedding": self.rnn_embedding, "rnn_hidden": self.rnn_hidden,
                 "max_mentions": self.max_mentions, "copy_mentions": self.copy_mentions,
-                "cooccurrence": self.cooccurrence, "seed": self.seed}
+                "cooccurrence": self.cooccurrence, "movie_text_dim": self.movie_text_dim, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config: dict):

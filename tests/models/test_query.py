@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from scipy import sparse
 
-from hncf.models.query import (MentionCooccurrence, MentionCopy, QueryLoss, QueryRecommender, cached_twin,
+from hncf.models.query import (MentionCooccurrence, MentionCopy, MovieTextLogits, QueryLoss, QueryRecommender, cached_twin,
                                compile_query, copy_boost_init, copy_head_weights, pad_mentions, top_neighbours)
 from hncf.testing import assert_batch_permutation_equivariant, assert_model_round_trip
 
@@ -72,6 +72,11 @@ def test_mention_copy_boosts_mentioned_movies_by_recency():
     out = np.asarray(layer([logits, mentions]))
     np.testing.assert_allclose(out[0], [1, 3, 0, 2, 0, 0, 0])
     np.testing.assert_allclose(out[1], 0)
+    # The offset reaches mentioned movies only (it cancels their popularity bias in the model).
+    layer.offset.assign(-np.arange(N, dtype="float32"))
+    out = np.asarray(layer([logits, mentions]))
+    np.testing.assert_allclose(out[0], [1, 2, 0, -1, 0, 0, 0])
+    np.testing.assert_allclose(out[1], 0)
 
 
 def test_copy_boost_init_is_the_log_odds_of_rerecommendation_by_rank():
@@ -100,11 +105,22 @@ def test_mention_cooccurrence_adds_log_counts_by_hand():
     logits = np.ones((2, N), "float32")
     mentions = np.array([[0, 1, 2], [0, 0, 0]], "int32")  # movies 0 and 1
     out = np.asarray(layer([logits, mentions]))
-    summed = np.array([2, 2, 1, 3, 0, 0, 0], float)  # movie 0: from 1 (2); 1: from 0 (2); 2: from 0; 3: from 1
+    summed = np.array([0, 0, 1, 3, 0, 0, 0], float)  # 2: from 0 (1); 3: from 1 (3); mentioned 0 and 1 get none
     np.testing.assert_allclose(out[0], 1 + 0.5 * np.log1p(summed), rtol=1e-6)
     np.testing.assert_allclose(out[1], 1)
     with pytest.raises(ValueError, match="does not fit"):
         layer.set_table(*top_neighbours(c, 2))
+
+
+def test_movie_text_logits_by_hand():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(N, DIM)).astype("float32")
+    layer = MovieTextLogits(N, DIM)
+    h = rng.normal(size=(3, 4)).astype("float32")
+    layer.build(h.shape)
+    layer.movie_vectors.assign(v)
+    np.testing.assert_allclose(np.asarray(layer(h)), h @ (v @ layer.projection.numpy()).T, rtol=1e-5, atol=1e-5)
+    assert [w.name for w in layer.trainable_weights] == ["projection"]
 
 
 def test_cooccurrence_table_travels_with_the_saved_model(tmp_path):
@@ -112,12 +128,15 @@ def test_cooccurrence_table_travels_with_the_saved_model(tmp_path):
     c = sparse.random(N, N, density=0.5, random_state=0, format="csr")
     c = (c + c.T) * 10
     m = QueryRecommender(N, text_dim=DIM, variant="bert", copy_mentions=True, cooccurrence=3, seed=1,
-                         neighbour_table=top_neighbours(c, 3), copy_init=rng.normal(size=9), **SMALL)
+                         neighbour_table=top_neighbours(c, 3), copy_init=rng.normal(size=9), movie_text_dim=5,
+                         movie_vectors=rng.normal(size=(N, 5)), output_bias=rng.normal(size=N), **SMALL)
     x = _inputs()
     assert set(m.input) == {"text_vector", "mentions"}
     loaded = assert_model_round_trip(m, x, tmp_path)
     np.testing.assert_array_equal(loaded.get_layer("mention_cooccurrence").neighbour_ids.numpy(),
                                   top_neighbours(c, 3)[0])
+    np.testing.assert_allclose(loaded.get_layer("movie_logits_text").movie_vectors.numpy(),
+                               m.get_layer("movie_logits_text").movie_vectors.numpy())
     assert_batch_permutation_equivariant(m, x)
 
 
