@@ -338,7 +338,7 @@ def results_markdown(report: dict) -> str:
     rows = [{"model": k, "RMSE": v["rmse"], "MAE": v["mae"], "best epoch (validation RMSE)": v.get("best_epoch", ""),
              "validation RMSE": v.get("best_val_rmse", float("nan"))} for k, v in rr.items()]
     refit = report.get("run", {}).get("refit")
-    lines += [markdown_table(rows, list(rows[0])), "",
+    lines += [markdown_table(rows, list(rows[0])),
               "The epoch is selected on validation ratings carved from the training users' ratings" +
               ("; the models were then refit on training + validation ratings for that many epochs." if refit
                else "; the selected models are reported (no refit)."), ""]
