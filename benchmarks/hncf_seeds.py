@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from hncf.evaluation import plot_metric_bars, write_json
-from hncf.experiments.hncf import PAPER_TABLE3, ROW_LABELS
+from hncf.experiments.hncf import PAPER_TABLE3, ROW_LABELS, paper_beside, paper_note
 from hncf.pipeline.seeds import seed_runs_from_args, seeds_markdown, summarise_seeds
 
 # (column, protocol in metrics.json, metric)
@@ -37,15 +37,18 @@ def summarise(reports: list[dict]) -> dict:
 
 
 def markdown(summary: dict) -> str:
-    """The mean ± sd table beside the paper's Table III, then the paired differences."""
+    """The mean ± sd table (beside Table III only on the paper's dataset), the paper's note, the paired differences."""
     cols = [c for c, _, _ in METRICS]
+    beside = paper_beside(summary["dataset"])
 
     def paper(variant: str) -> dict:
         p = PAPER_TABLE3.get(variant, {})
         return {"paper recall": p.get("recall"), "paper HR@10": p.get("hr@10")}
 
-    table = seeds_markdown(summary, cols, label=lambda v: ROW_LABELS.get(v, v), beside=paper, train_seconds=True,
-                           order=["model", "paper recall", "recall", "AUC", "paper HR@10", *cols[2:], "train s"],
+    order = (["model", "paper recall", "recall", "AUC", "paper HR@10", *cols[2:], "train s"] if beside
+             else ["model", *cols, "train s"])
+    table = seeds_markdown(summary, cols, label=lambda v: ROW_LABELS.get(v, v), beside=paper if beside else None,
+                           train_seconds=True, order=order, note=paper_note(summary["dataset"]),
                            differences="## Paired differences (same seed, same split and negatives)")
     return "\n".join([f"# HNCF on {summary['dataset']}: seeds {', '.join(map(str, summary['seeds']))} "
                       f"(mean ± sd; preset {summary['preset']}, {summary['mode']})\n", table]) + "\n"

@@ -74,6 +74,7 @@ def summary_columns(summary: dict) -> list[str]:
 def seeds_markdown(summary: dict, columns: Sequence[str] | None = None, *, label: Callable[[str], str] | None = None,
                    beside: Callable[[str], dict] | None = None, extra_rows: Sequence[dict] = (),
                    order: Sequence[str] | None = None, train_seconds: bool = False, digits: int = 3,
+                   note: str | None = None,
                    differences: str = "Paired differences within a seed (same split, same negatives):") -> str:
     """A :func:`summarise_seeds` summary as markdown: the mean ± sd table, then the paired differences.
 
@@ -81,8 +82,9 @@ def seeds_markdown(summary: dict, columns: Sequence[str] | None = None, *, label
     per column of ``columns`` (default: every metric of the summary); ``beside(row)`` adds cells of
     its own (e.g. a paper's numbers for that row) and ``train_seconds`` a ``train s`` column (mean).
     ``extra_rows`` are appended as they are (e.g. published rows, keyed by column). ``order`` is the
-    header (default ``model``, the columns, then ``train s``). The differences table (under the
-    ``differences`` line) has the same metric columns and is left out when the summary has none.
+    header (default ``model``, the columns, then ``train s``). ``note`` is a paragraph under the table
+    (e.g. where published numbers come from). The differences table (under the ``differences`` line)
+    has the same metric columns and is left out when the summary has none.
     """
     cols = list(columns) if columns is not None else summary_columns(summary)
     rows = []
@@ -95,6 +97,8 @@ def seeds_markdown(summary: dict, columns: Sequence[str] | None = None, *, label
     rows += [dict(r) for r in extra_rows]
     header = list(order) if order is not None else ["model", *cols, *(["train s"] if train_seconds else [])]
     parts = [markdown_table(rows, header)]
+    if note:
+        parts.append(f"\n{note}")
     diffs = summary.get("paired_differences") or {}
     if diffs:
         drows = [{"difference": what, **{c: cell(d[c], digits) for c in cols}} for what, d in diffs.items()]

@@ -65,3 +65,9 @@ def test_seed_runs_from_args_reads_each_folder_and_names_one_without_a_report(tm
     with pytest.raises(SystemExit) as stop:
         seed_runs_from_args([str(tmp_path / "nowhere")], "d", "reproduce x", "default.json")
     assert stop.value.code == 2 and "finished `reproduce x` run" in capsys.readouterr().err
+
+
+def test_seeds_markdown_puts_a_note_between_the_table_and_the_differences(summary):
+    md = seeds_markdown(summary, note="*Reference only:* 0.1.", differences="## Differences")
+    table_end, note, diffs = md.index("| b |"), md.index("*Reference only:*"), md.index("## Differences")
+    assert table_end < note < diffs
