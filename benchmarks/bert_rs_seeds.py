@@ -7,14 +7,11 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from pathlib import Path
 
-from hncf.evaluation import markdown_table, write_json
+from hncf.evaluation import write_json
 from hncf.experiments.bert_rs import ID_ONLY, PAPER_TABLE2, row_label
-from hncf.pipeline.seeds import cell, summarise_seeds
+from hncf.pipeline.seeds import seed_runs_from_args, seeds_markdown, summarise_seeds, summary_columns
 
 METRICS = ("hr@10", "ndcg@10", "hr@5", "ndcg@5", "hr@1")
 
@@ -34,33 +31,21 @@ def summarise(reports: list[dict], protocol: str) -> dict:
 
 def markdown(summary: dict, protocol: str, dataset: str) -> str:
     """The mean ± sd table (paper's Table 2 rows beside the paper protocol) and the paired differences."""
-    cols = [c for c in summary["rows"][next(iter(summary["rows"]))] if c not in ("train_seconds", "best_epoch")]
-    rows = [{"model": name, **{c: cell(s[c]) for c in cols}} for name, s in summary["rows"].items()]
-    if protocol == "paper":
-        rows += [{"model": f"paper (Books): {n}", **{c: v.get(c) for c in cols}} for n, v in PAPER_TABLE2.items()]
-    out = [f"#### `{protocol}` on {dataset}, seeds {summary['seeds']} (mean ± sd)\n", markdown_table(rows, ["model", *cols]),
-           "\nPaired differences within a seed (same split, same negatives):\n"]
-    drows = [{"difference": what, **{c: cell(d[c]) for c in cols}} for what, d in summary["paired_differences"].items()]
-    out.append(markdown_table(drows, ["difference", *cols]))
-    return "\n".join(out) + "\n"
+    cols = summary_columns(summary)
+    paper = ([{"model": f"paper (Books): {n}", **{c: v.get(c) for c in cols}} for n, v in PAPER_TABLE2.items()]
+             if protocol == "paper" else [])
+    return "\n".join([f"#### `{protocol}` on {dataset}, seeds {summary['seeds']} (mean ± sd)\n",
+                      seeds_markdown(summary, cols, extra_rows=paper)]) + "\n"
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", help="output folders of `reproduce bert-rs` (each with metrics.json)")
-    p.add_argument("--out", default="benchmarks/results/bert_rs_seeds.json")
-    args = p.parse_args(argv)
-    reports = []
-    for run in args.runs:
-        path = Path(run) / "metrics.json"
-        if not path.exists():
-            raise SystemExit(f"{path} not found: is {run} the output folder of a finished `reproduce bert-rs` run?")
-        reports.append(json.loads(path.read_text()))
+    reports, out = seed_runs_from_args(argv, __doc__.splitlines()[0], "reproduce bert-rs",
+                                       "benchmarks/results/bert_rs_seeds.json")
     summaries = {proto: summarise(reports, proto) for proto in reports[0]["protocols"]}
-    write_json(args.out, {"dataset": reports[0]["dataset"], "text_encoder": reports[0]["text_encoder"],
-                          "wall_seconds": [r["wall_seconds"] for r in reports], "protocols": summaries})
+    write_json(out, {"dataset": reports[0]["dataset"], "text_encoder": reports[0]["text_encoder"],
+                     "wall_seconds": [r["wall_seconds"] for r in reports], "protocols": summaries})
     md = "\n".join(markdown(s, proto, reports[0]["dataset"]) for proto, s in summaries.items())
-    Path(args.out).with_suffix(".md").write_text(md)
+    out.with_suffix(".md").write_text(md)
     print(md)
     return 0
 

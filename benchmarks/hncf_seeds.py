@@ -11,15 +11,11 @@ has-a-poster flag); its mean ± sd over seeds says whether it is larger than the
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from pathlib import Path
 
-
-from hncf.evaluation import markdown_table, plot_metric_bars, write_json
-from hncf.experiments.hncf import PAPER_TABLE3, ROW_LABELS
-from hncf.pipeline.seeds import cell, summarise_seeds
+from hncf.evaluation import plot_metric_bars, write_json
+from hncf.experiments.hncf import PAPER_TABLE3, ROW_LABELS, paper_beside, paper_note
+from hncf.pipeline.seeds import seed_runs_from_args, seeds_markdown, summarise_seeds
 
 # (column, protocol in metrics.json, metric)
 METRICS = (("recall", "classification", "recall"), ("AUC", "classification", "auc"),
@@ -41,40 +37,33 @@ def summarise(reports: list[dict]) -> dict:
 
 
 def markdown(summary: dict) -> str:
-    """The mean ± sd table beside the paper's Table III, then the paired differences."""
+    """The mean ± sd table (beside Table III only on the paper's dataset), the paper's note, the paired differences."""
     cols = [c for c, _, _ in METRICS]
-    rows = []
-    for v, stats in summary["rows"].items():
-        paper = PAPER_TABLE3.get(v, {})
-        rows.append({"model": ROW_LABELS[v], "paper recall": paper.get("recall"), "paper HR@10": paper.get("hr@10"),
-                     **{c: cell(stats[c]) for c in cols}, "train s": f"{stats['train_seconds']['mean']:.0f}"})
-    out = [f"# HNCF on {summary['dataset']}: seeds {', '.join(map(str, summary['seeds']))} "
-           f"(mean ± sd; preset {summary['preset']}, {summary['mode']})\n",
-           markdown_table(rows, ["model", "paper recall", "recall", "AUC", "paper HR@10", *cols[2:], "train s"]),
-           "\n## Paired differences (same seed, same split and negatives)\n"]
-    drows = [{"difference": what, **{c: cell(d[c]) for c in cols}} for what, d in summary["paired_differences"].items()]
-    out.append(markdown_table(drows, ["difference", *cols]))
-    return "\n".join(out) + "\n"
+    beside = paper_beside(summary["dataset"])
+
+    def paper(variant: str) -> dict:
+        p = PAPER_TABLE3.get(variant, {})
+        return {"paper recall": p.get("recall"), "paper HR@10": p.get("hr@10")}
+
+    order = (["model", "paper recall", "recall", "AUC", "paper HR@10", *cols[2:], "train s"] if beside
+             else ["model", *cols, "train s"])
+    table = seeds_markdown(summary, cols, label=lambda v: ROW_LABELS.get(v, v), beside=paper if beside else None,
+                           train_seconds=True, order=order, note=paper_note(summary["dataset"]),
+                           differences="## Paired differences (same seed, same split and negatives)")
+    return "\n".join([f"# HNCF on {summary['dataset']}: seeds {', '.join(map(str, summary['seeds']))} "
+                      f"(mean ± sd; preset {summary['preset']}, {summary['mode']})\n", table]) + "\n"
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", help="output folders of `reproduce hncf` (each with metrics.json)")
-    p.add_argument("--out", default="benchmarks/results/hncf_seeds.json")
-    args = p.parse_args(argv)
-    reports = []
-    for run in args.runs:
-        path = Path(run) / "metrics.json"
-        if not path.exists():
-            raise SystemExit(f"{path} not found: is {run} the output folder of a finished `reproduce hncf` run?")
-        reports.append(json.loads(path.read_text()))
+    reports, out = seed_runs_from_args(argv, __doc__.splitlines()[0], "reproduce hncf",
+                                       "benchmarks/results/hncf_seeds.json")
     summary = summarise(reports)
-    write_json(args.out, summary)
+    write_json(out, summary)
     md = markdown(summary)
-    Path(args.out).with_suffix(".md").write_text(md)
+    out.with_suffix(".md").write_text(md)
     shown = ("recall", "HR@10 (1+99)", "NDCG@10 (1+99)", "HR@10 cold items", "HR@10 poster items")
     plot_metric_bars({ROW_LABELS[v]: {c: (s[c]["mean"], s[c]["sd"]) for c in shown} for v, s in summary["rows"].items()},
-                     Path(args.out).with_suffix(".png"),
+                     out.with_suffix(".png"),
                      title=f"HNCF rows on {summary['dataset']}, mean ± sd over seeds {summary['seeds']}")
     print(md)
     return 0

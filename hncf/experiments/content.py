@@ -3,7 +3,11 @@
 Protocol (``python -m hncf reproduce content``): users are split at random (seeded) into training users
 (80%), validation users (10%) and test users (10%). The rating models (the paper's NCF with MSE, and a
 biased-MF baseline) train on the training users' ratings: a random 80/10/10 split of them gives the
-training rows, a validation part for early stopping and a held-out part for RMSE / MAE. Validation and
+training rows, a validation part and a held-out part for RMSE / MAE. Both models go through the shared
+select-then-refit stage (:func:`hncf.pipeline.rating.fit_rating_model`): the epoch with the lowest
+validation RMSE is selected (early stopping after ``patience`` epochs without improvement; ties keep the
+earlier epoch), then, by default, fresh models are refit on the training + validation rows for that many
+epochs (``refit=False`` / ``--no-refit`` keeps the selected model instead). Validation and
 test users play new visitors of the page: each ticks ``n`` of the movies they liked (rating >= 4),
 for ``n`` in 3, 5, 10, and the rest of their likes are what the next suggestions should find
 (full catalogue, ticked movies excluded, top 10). Sources compared: popularity, content only (SBERT
@@ -29,7 +33,7 @@ import pandas as pd
 from hncf.data.movie_text import build_movie_texts, load_tags
 from hncf.data.movielens import load_movielens
 from hncf.data.schema import ITEM, RATING, USER
-from hncf.evaluation import markdown_table, write_json
+from hncf.evaluation import markdown_table
 from hncf.evaluation.metrics import auc, mae, rmse
 from hncf.evaluation.protocols import evaluate_rows
 from hncf.models.content import embed_items, user_vectors
@@ -52,6 +56,8 @@ class ContentPreset:
     epochs: int = 30
     batch_size: int = 1024
     learning_rate: float = 2e-3
+    patience: int = 3  # epochs without a lower validation RMSE before the selection stage stops
+    refit: bool = True  # after selection, retrain on fit + validation ratings for the selected epochs
     # Chosen on validation users (5 ticks): a pull towards the average user (reg 0.1) or 20-30 steps
     # left the fold-in near popularity-free noise (Recall@10 0.008-0.035); 50 steps at 0.1 reached 0.045.
     fold_in_steps: int = 50
@@ -122,25 +128,32 @@ def _rating_metrics(model, users, items, ratings, lo, hi) -> dict:
 
 def run_content(dataset: str = "ml-latest-small", data_dir=None, text_encoder=None, cache_dir=None,
                 out_dir="runs/content", seed: int = 0, preset: str = "default", epochs: int | None = None,
-                progress: bool = True, batch_size: int = 64) -> dict:
+                progress: bool = True, batch_size: int = 64, refit: bool | None = None, resume: bool = False) -> dict:
     """Train the rating models, simulate new users and measure every source and blend; write the outputs.
 
     ``text_encoder`` is a :class:`hncf.encoders.TextEncoder` or a spec for ``load_text_encoder`` (default:
-    the offline MiniLM). Returns the report written to ``out_dir/metrics.json``.
+    the offline MiniLM). The rating models go through the shared select-then-refit stage
+    (:func:`hncf.pipeline.rating.fit_rating_model`): the epoch with the lowest validation RMSE is kept,
+    then, with ``refit`` (default: the preset's, True), fresh models train on the fit + validation
+    ratings for that many epochs. ``resume`` continues from the checkpoints in ``out_dir/checkpoints``.
+    Returns the report written to ``out_dir/metrics.json``.
     """
     import keras
 
     from hncf.encoders.cache import FeatureCache
     from hncf.encoders.text import load_text_encoder
-    from hncf.pipeline.report import log, machine_info
-    from hncf.models.rating import (NCFFoldIn, blend_scores, build_biased_mf, build_ncf_rating, compile_rating,
-                                    fit_rating, fold_in_mf, map_cold_items, mf_factors, scale_ratings)
     from hncf.experiments.quick import minilm_path
+    from hncf.models.rating import (NCFFoldIn, blend_scores, build_biased_mf, build_ncf_rating, fold_in_mf,
+                                    map_cold_items, mf_factors)
+    from hncf.pipeline.rating import RatingRows, fit_rating_model
+    from hncf.pipeline.report import log, write_outputs
+    from hncf.training import TrainConfig
 
     t0 = time.perf_counter()
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
     cfg = PRESETS[preset]
+    refit = cfg.refit if refit is None else bool(refit)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = load_movielens(dataset, data_dir=data_dir, progress=progress)
@@ -175,40 +188,45 @@ def run_content(dataset: str = "ml-latest-small", data_dir=None, text_encoder=No
     tr["u"] = user_index.get_indexer(tr[USER])
     part = np.random.default_rng(seed).random(len(tr))
     fit_rows, val_rows, test_rows = tr[part < 0.8], tr[(part >= 0.8) & (part < 0.9)], tr[part >= 0.9]
+    # The final models train on fit + validation rows after the refit, on fit rows alone without it: the
+    # items (warm set, popularity) and the global mean follow what the final models saw.
+    seen_rows = pd.concat([fit_rows, val_rows]) if refit else fit_rows
     n_users, n_items = len(train_users), len(items)
-    fit_items = np.unique(fit_rows["i"].to_numpy())
     warm = np.zeros(n_items, bool)
-    warm[fit_items] = True
+    warm[np.unique(seen_rows["i"].to_numpy())] = True
+    as_rows = lambda df: RatingRows(df["u"].to_numpy(), df["i"].to_numpy(), df[RATING].to_numpy())  # noqa: E731
+    train_cfg = TrainConfig(epochs=epochs or cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                            seed=seed, patience=cfg.patience)
+    makers = {"ncf": lambda: build_ncf_rating(n_users, n_items, cfg.ncf_factors, cfg.ncf_layers, seed=seed),
+              "mf": lambda: build_biased_mf(n_users, n_items, cfg.mf_factors, seed=seed)}
     models, rating_report, curves = {}, {}, {}
-    for name in ("ncf", "mf"):
-        keras.utils.set_random_seed(seed)
-        if name == "ncf":
-            model = build_ncf_rating(n_users, n_items, cfg.ncf_factors, cfg.ncf_layers, seed=seed)
-        else:
-            model = build_biased_mf(n_users, n_items, cfg.mf_factors, seed=seed)
-        compile_rating(model, cfg.learning_rate)
-        gmf_before = model.get_layer("gmf_item_embedding").get_weights()[0].copy() if name == "ncf" else None
-        t_fit = time.perf_counter()
-        res = fit_rating(model, fit_rows["u"], fit_rows["i"], scale_ratings(fit_rows[RATING], lo, hi),
-                         val=(val_rows["u"], val_rows["i"], scale_ratings(val_rows[RATING], lo, hi)),
-                         epochs=epochs or cfg.epochs, batch_size=cfg.batch_size, seed=seed)
+    for name, make in makers.items():
+        model, record = fit_rating_model(
+            make, as_rows(fit_rows), as_rows(val_rows), train_cfg, lo, hi, refit=refit,
+            checkpoint_dir=out / "checkpoints" / name, resume=resume,
+            run_config={"system": "content", "dataset": dataset, "seed": seed, "preset": preset, "model": name},
+            progress=progress)
         rating_report[name] = {**_rating_metrics(model, test_rows["u"], test_rows["i"], test_rows[RATING], lo, hi),
-                               "best_epoch": res["best_epoch"], "epochs_run": res["epochs_run"],
-                               "train_seconds": time.perf_counter() - t_fit}
-        if gmf_before is not None:
-            moved = np.abs(model.get_layer("gmf_item_embedding").get_weights()[0] - gmf_before).max()
+                               **{k: record[k] for k in ("best_epoch", "best_val_rmse", "refit", "train_seconds")},
+                               "epochs_run": record["epochs"]}
+        if name == "ncf":
+            # The builders seed every initialiser, so a fresh build is the final model's starting point.
+            keras.utils.set_random_seed(seed)
+            start = make().get_layer("gmf_item_embedding").get_weights()[0]
+            moved = np.abs(model.get_layer("gmf_item_embedding").get_weights()[0] - start).max()
             rating_report[name]["gmf_item_embedding_max_change"] = float(moved)
-        curves[name] = res["history"]
+        curves[name] = record["history"]
         models[name] = model
         log(f"{name}: test RMSE {rating_report[name]['rmse']:.4f} MAE {rating_report[name]['mae']:.4f} "
-            f"(best epoch {res['best_epoch']})", progress)
-    mean_rating = float(fit_rows[RATING].mean())
+            f"(best epoch {record['best_epoch']} by validation RMSE {record['best_val_rmse']:.4f}"
+            f"{', refit on fit + validation ratings' if refit else ''})", progress)
+    mean_rating = float(seen_rows[RATING].mean())
     rating_report["global_mean"] = {"rmse": rmse(test_rows[RATING], np.full(len(test_rows), mean_rating)),
                                     "mae": mae(test_rows[RATING], np.full(len(test_rows), mean_rating))}
 
     # --- simulated new users -----------------------------------------------------------------------------
     likes = inter[inter[RATING] >= LIKE_THRESHOLD][[USER, "i"]].rename(columns={"i": ITEM})
-    popularity = np.bincount(fit_rows["i"], minlength=n_items).astype(np.float64)
+    popularity = np.bincount(seen_rows["i"], minlength=n_items).astype(np.float64)
     ncf_fold = NCFFoldIn(models["ncf"], steps=cfg.fold_in_steps, learning_rate=cfg.fold_in_lr, reg=cfg.fold_in_reg)
     mf = mf_factors(models["mf"])
     cold = np.flatnonzero(~warm)
@@ -286,10 +304,14 @@ def run_content(dataset: str = "ml-latest-small", data_dir=None, text_encoder=No
               "encode_seconds": encode_seconds, "eval_seconds": eval_seconds, "lightfm_cold_auc": LIGHTFM_COLD_AUC}
     # The same results in the shared report schema (one block per protocol, rows with their metrics).
     protocols = {"rating": {"protocol": "RMSE / MAE in stars on held-out ratings of training users",
-                            "split": "random 80/10/10 of the training users' ratings (fit / early stopping / test)",
-                            "n_test": int(len(test_rows)), "models": {
+                            "split": "random 80/10/10 of the training users' ratings (fit / validation: epoch "
+                                     "with the lowest RMSE, early stopping / test)" +
+                                     ("; then refit on fit + validation for the selected epochs" if refit else ""),
+                            "n_train": int(len(seen_rows)), "n_test": int(len(test_rows)), "models": {
                                 k: {"metrics": {"rmse": v["rmse"], "mae": v["mae"]},
-                                    **{m: v[m] for m in ("best_epoch", "train_seconds") if m in v}}
+                                    **{m: v[m] for m in ("best_epoch", "best_val_rmse", "epochs_run", "refit",
+                                                         "train_seconds") if m in v},
+                                    **({"history": curves[k]} if k in curves else {})}
                                 for k, v in rating_report.items()}}}
     for n, block in results["test"].items():
         protocols[f"new_users_{n}_ticks"] = {
@@ -298,17 +320,12 @@ def run_content(dataset: str = "ml-latest-small", data_dir=None, text_encoder=No
             "split": "users 80/10/10, blend weight chosen on validation users", "n_users": block["users"],
             "n_items": n_items, "models": {k: {"metrics": v} for k, v in block["rows"].items()}}
     report["protocols"] = protocols
-    report["run"] = {"preset": dataclasses.asdict(cfg), "epochs": epochs, "text_encoder": encoder.name}
-    report["machine"] = machine_info()
-    report["wall_seconds"] = time.perf_counter() - t0
-    write_json(out / "metrics.json", report)
-    (out / "results.md").write_text(results_markdown(report))
+    report["run"] = {"preset": dataclasses.asdict(cfg), "epochs": epochs, "refit": refit, "resume": resume,
+                     "text_encoder": encoder.name}
     plot_blend(report, out / "blend_weights.png")
-    from hncf.evaluation import plot_training_curves
-
-    plot_training_curves(curves, out / "training_curves.png", metric_key="val_loss", title="rating models (MSE)")
-    log(f"wrote {out / 'metrics.json'}, {out / 'results.md'} in {report['wall_seconds']:.0f} s", progress)
-    return report
+    return write_outputs(out, report, results_markdown(report), curves,
+                         "rating models (MSE loss; epoch selected by validation RMSE)", t0, progress,
+                         metric_key="val_rmse")
 
 
 def results_markdown(report: dict) -> str:
@@ -318,9 +335,13 @@ def results_markdown(report: dict) -> str:
              f"{report['n_cold_items']} of {report['n_items']}.", "", "## Rating prediction (held-out ratings of "
              "training users)", ""]
     rr = report["rating"]
-    rows = [{"model": k, "RMSE": v["rmse"], "MAE": v["mae"], "best epoch": v.get("best_epoch", "")}
-            for k, v in rr.items()]
-    lines += [markdown_table(rows, list(rows[0])), ""]
+    rows = [{"model": k, "RMSE": v["rmse"], "MAE": v["mae"], "best epoch (validation RMSE)": v.get("best_epoch", ""),
+             "validation RMSE": v.get("best_val_rmse", float("nan"))} for k, v in rr.items()]
+    refit = report.get("run", {}).get("refit")
+    lines += [markdown_table(rows, list(rows[0])),
+              "The epoch is selected on validation ratings carved from the training users' ratings" +
+              ("; the models were then refit on training + validation ratings for that many epochs." if refit
+               else "; the selected models are reported (no refit)."), ""]
     for n, block in report["new_users"]["test"].items():
         lines += [f"## Test users ticking {n} liked movies ({block['users']} users)", ""]
         chosen = report["chosen_weights"]
@@ -370,6 +391,9 @@ def plot_blend(report: dict, path) -> Path:
 
 def add_arguments(parser) -> None:
     """This system's own flags (the shared ones come from the CLI)."""
+    parser.add_argument("--no-refit", dest="refit", action="store_false", default=None,
+                        help="keep the rating models of the selected epoch instead of refitting them on "
+                             "training + validation ratings")
     parser.add_argument("--text-encoder", default=None,
                         help="sentence encoder: local folder, keras-hub preset or tfhub:... (default: offline MiniLM)")
     parser.add_argument("--cache-dir", default=None, help="item-feature cache (default ~/.cache/hncf/features)")
@@ -382,7 +406,8 @@ def run_from_args(args) -> dict:
     return run_content(dataset=dataset, data_dir=getattr(args, "data_dir", None), text_encoder=args.text_encoder,
                        cache_dir=args.cache_dir, out_dir=getattr(args, "out", None) or f"runs/content-{dataset}-{preset}",
                        seed=getattr(args, "seed", 0) or 0, preset=preset, epochs=getattr(args, "epochs", None),
-                       progress=not getattr(args, "quiet", False))
+                       progress=not getattr(args, "quiet", False), refit=getattr(args, "refit", None),
+                       resume=getattr(args, "resume", False))
 
 
 __all__ = ["HELP", "PRESETS", "ContentPreset", "add_arguments", "cold_item_auc", "run_content", "run_from_args",

@@ -71,34 +71,15 @@ def build_biased_mf(n_users: int, n_items: int, n_factors: int = 32, l2: float =
     return keras.Model({"user_id": user, "item_id": item}, BiasedDot(name="score")([p, q, bu, bi]), name=name)
 
 
-def compile_rating(model: keras.Model, learning_rate: float = 2e-3) -> keras.Model:
-    """Adam on mean squared error: the model owns its loss (the paper's MSE)."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", jit_compile=False)
-    return model
+def compile_rating(model: keras.Model, learning_rate: float = 2e-3, steps_per_execution: int = 1) -> keras.Model:
+    """Adam on mean squared error: the model owns its loss (the paper's MSE).
 
-
-def fit_rating(model: keras.Model, users, items, scores, val=None, epochs: int = 20, batch_size: int = 1024,
-               patience: int = 3, seed: int = 0, verbose: int = 0) -> dict:
-    """Train on (user, item, scaled score) with MSE; the best epoch by validation loss is kept.
-
-    ``val`` is ``(users, items, scores)`` carved from the training ratings (never the test set).
-    Returns the history (``loss``, ``val_loss``) and ``best_epoch``.
+    Train it with :func:`hncf.pipeline.rating.fit_rating_model` (selection on validation RMSE,
+    refit, checkpoints), or with plain ``model.fit`` on (user, item, :func:`scale_ratings`) arrays.
     """
-    keras.utils.set_random_seed(seed)
-    if getattr(model, "optimizer", None) is None:
-        compile_rating(model)
-    x = {"user_id": np.asarray(users, np.int32), "item_id": np.asarray(items, np.int32)}
-    callbacks = []
-    vd = None
-    if val is not None:
-        vd = ({"user_id": np.asarray(val[0], np.int32), "item_id": np.asarray(val[1], np.int32)},
-              np.asarray(val[2], np.float32))
-        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True))
-    h = model.fit(x, np.asarray(scores, np.float32), validation_data=vd, epochs=epochs, batch_size=batch_size,
-                  shuffle=True, verbose=verbose, callbacks=callbacks)
-    hist = {k: [float(v) for v in vals] for k, vals in h.history.items()}
-    best = int(np.argmin(hist["val_loss"])) + 1 if "val_loss" in hist else len(hist["loss"])
-    return {"history": hist, "best_epoch": best, "epochs_run": len(hist["loss"])}
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse",
+                  steps_per_execution=steps_per_execution, jit_compile=False)
+    return model
 
 
 def predict_scores(model: keras.Model, users, items, batch_size: int = 1 << 15) -> np.ndarray:
@@ -273,4 +254,4 @@ def blend_scores(content: np.ndarray, collaborative: np.ndarray | None, weight: 
 
 
 __all__ = ["BiasedDot", "NCFFoldIn", "blend_scores", "map_cold_items", "build_biased_mf", "build_ncf_rating", "compile_rating",
-           "fit_rating", "fold_in_mf", "mf_factors", "predict_scores", "scale_ratings", "unscale_ratings", "zscore"]
+           "fold_in_mf", "mf_factors", "predict_scores", "scale_ratings", "unscale_ratings", "zscore"]

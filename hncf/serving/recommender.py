@@ -210,15 +210,19 @@ def _catalog_texts(items: pd.DataFrame) -> pd.Series:
 
 
 def train_collaborative(items: pd.DataFrame, catalog_format: str, ratings_dir, seed: int = 0, epochs: int = 20,
-                        progress: bool = True) -> CollaborativePart:
+                        progress: bool = True, refit: bool = True) -> CollaborativePart:
     """Train the paper's NCF rating model on a MovieLens folder and link the catalogue to its movies.
 
     Netflix titles are linked by normalised title + year (:func:`hncf.data.netflix.link_to_movielens`);
-    a MovieLens catalogue shares the ids. Early stopping uses 10% of the ratings held out at random.
+    a MovieLens catalogue shares the ids. The epoch is selected by the RMSE on 10% of the ratings held
+    out at random (early stopping after 3 epochs without improvement), then, with ``refit``, the model
+    served is trained on all ratings for that many epochs (the shared select-then-refit stage).
     """
     from hncf.data.movielens import read_movielens_dir
     from hncf.data.netflix import link_to_movielens
-    from hncf.models.rating import NCFFoldIn, build_ncf_rating, compile_rating, fit_rating, scale_ratings
+    from hncf.models.rating import NCFFoldIn, build_ncf_rating
+    from hncf.pipeline.rating import RatingRows, fit_rating_model
+    from hncf.training import TrainConfig
 
     d = Path(ratings_dir).expanduser()
     if not (d / "ratings.csv").is_file():
@@ -230,11 +234,13 @@ def train_collaborative(items: pd.DataFrame, catalog_format: str, ratings_dir, s
     u = np.searchsorted(ml_users, inter["user"].to_numpy())
     i = np.searchsorted(ml_items, inter[ITEM].to_numpy())
     lo, hi = float(inter["rating"].min()), float(inter["rating"].max())
-    s = scale_ratings(inter["rating"], lo, hi)
+    r = inter["rating"].to_numpy()
     val = np.random.default_rng(seed).random(len(inter)) < 0.1
-    model = compile_rating(build_ncf_rating(len(ml_users), len(ml_items), seed=seed))
     t0 = time.perf_counter()
-    res = fit_rating(model, u[~val], i[~val], s[~val], val=(u[val], i[val], s[val]), epochs=epochs, seed=seed)
+    model, record = fit_rating_model(lambda: build_ncf_rating(len(ml_users), len(ml_items), seed=seed),
+                                     RatingRows(u[~val], i[~val], r[~val]), RatingRows(u[val], i[val], r[val]),
+                                     TrainConfig(epochs=epochs, batch_size=1024, learning_rate=2e-3, seed=seed,
+                                                 patience=3), lo, hi, refit=refit)
     if catalog_format == "netflix":
         links, report = link_to_movielens(items, ml.items, inter)
     else:
@@ -246,8 +252,8 @@ def train_collaborative(items: pd.DataFrame, catalog_format: str, ratings_dir, s
     cf_index = np.full(len(items), -1, dtype=np.int64)
     pos = pd.Index(items[ITEM].astype(str)).get_indexer(links[ITEM].astype(str))
     cf_index[pos] = np.searchsorted(ml_items, links["ml_item"].to_numpy(dtype=np.int64))
-    report.update({"ratings": int(len(inter)), "best_epoch": res["best_epoch"],
-                   "val_mse": float(min(res["history"]["val_loss"])), "train_seconds": time.perf_counter() - t0})
+    report.update({"ratings": int(len(inter)), "best_epoch": record["best_epoch"], "refit": record["refit"],
+                   "val_rmse": record["best_val_rmse"], "train_seconds": time.perf_counter() - t0})
     if progress:
         print(f"[hncf] NCF trained on {len(inter):,} ratings in {report['train_seconds']:.0f} s; "
               f"{report['linked']:,} of {len(items):,} titles linked ({100 * report['match_rate']:.1f}%)", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hncf.experiments.content import run_content, split_users
@@ -32,6 +33,18 @@ def test_run_content_writes_its_report(tmp_path, synthetic_release, tiny_text_en
         r = saved["rating"][model]
         assert 0 < r["mae"] <= r["rmse"] < 5
     assert saved["rating"]["ncf"]["gmf_item_embedding_max_change"] > 0  # GMF really trains
+    # Both rating models: the epoch with the lowest validation RMSE, then a refit (the default).
+    rating = saved["protocols"]["rating"]
+    for model in ("ncf", "mf"):
+        row = rating["models"][model]
+        hist = row["history"]["val_rmse"]
+        assert row["best_epoch"] == int(np.argmin(hist)) + 1 and row["best_val_rmse"] == pytest.approx(min(hist))
+        assert row["refit"] is True and len(row["history"]["loss"]) == row["epochs_run"]
+    # The validation ratings are carved from the training users' ratings, never from the test ratings:
+    # fit + validation (what the refit trains on) and test together are exactly the training users' ratings.
+    ratings = pd.read_csv(data / "ratings.csv")
+    train_users = split_users(ratings["userId"].to_numpy(), seed=0)[0]
+    assert rating["n_train"] + rating["n_test"] == ratings["userId"].isin(train_users).sum()
     assert saved["chosen_weights"]["ncf"] in (0.0, 0.5, 1.0)
     test = saved["new_users"]["test"]
     assert set(test) <= {"3", "5", "10"} and test
@@ -47,3 +60,18 @@ def test_run_content_writes_its_report(tmp_path, synthetic_release, tiny_text_en
     assert "protocols" in saved and "rating" in saved["protocols"]
     assert "Chosen blends" in (tmp_path / "out" / "results.md").read_text()
     assert report["wall_seconds"] > 0
+
+
+def test_run_content_without_refit_keeps_the_selected_rating_models(tmp_path, synthetic_release, tiny_text_encoder):
+    data = synthetic_release("ml-latest-small", n_users=60, n_items=80, n_ratings=1500, seed=1)
+    enc = tiny_text_encoder("preset", pooling="mean", normalize=True)
+    report = run_content(data_dir=data, text_encoder=enc, cache_dir=tmp_path / "cache", out_dir=tmp_path / "out",
+                         preset="tiny", seed=1, progress=False, refit=False, epochs=2)
+    rating = report["protocols"]["rating"]
+    assert report["run"]["refit"] is False and not rating["models"]["ncf"]["refit"]
+    assert "refit" not in rating["split"]
+    # (That the returned weights are the selected epoch's is checked in tests/pipeline/test_rating.py.)
+    for model in ("ncf", "mf"):
+        row = rating["models"][model]
+        assert row["best_val_rmse"] == pytest.approx(min(row["history"]["val_rmse"]))
+    assert "(no refit)" in (tmp_path / "out" / "results.md").read_text()

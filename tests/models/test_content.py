@@ -9,7 +9,9 @@ import pytest
 from hncf.models.content import (ContentRecommender, ExactIndex, HNSWIndex, content_scores, embed_items,
                                  l2_normalise, recall_at_k, top_k, user_vector, user_vectors)
 from hncf.models.rating import (NCFFoldIn, blend_scores, build_biased_mf, build_ncf_rating, compile_rating,
-                                fit_rating, fold_in_mf, scale_ratings, unscale_ratings, zscore)
+                                fold_in_mf, scale_ratings, unscale_ratings, zscore)
+from hncf.pipeline.rating import RatingRows, fit_rating_model
+from hncf.training import TrainConfig
 from hncf.testing import assert_batch_permutation_equivariant, assert_model_round_trip
 
 
@@ -103,11 +105,11 @@ def test_scaling_round_trip_and_range():
 
 def test_ncf_rating_trains_gmf_and_round_trips(tmp_path):
     users, items, r = synthetic_ratings()
-    model = compile_rating(build_ncf_rating(40, 30, n_factors=4, layers=(8, 4), seed=0), 1e-2)
-    before = {n: model.get_layer(n).get_weights()[0].copy() for n in ("gmf_user_embedding", "gmf_item_embedding")}
-    s = scale_ratings(r, 1, 5)
-    res = fit_rating(model, users[:1200], items[:1200], s[:1200], val=(users[1200:], items[1200:], s[1200:]),
-                     epochs=4, batch_size=128)
+    make = lambda: build_ncf_rating(40, 30, n_factors=4, layers=(8, 4), seed=0)  # noqa: E731
+    before = {n: make().get_layer(n).get_weights()[0].copy() for n in ("gmf_user_embedding", "gmf_item_embedding")}
+    model, res = fit_rating_model(make, RatingRows(users[:1200], items[:1200], r[:1200]),
+                                  RatingRows(users[1200:], items[1200:], r[1200:]),
+                                  TrainConfig(epochs=4, batch_size=128, learning_rate=1e-2), 1, 5, refit=False)
     assert res["history"]["loss"][-1] < res["history"]["loss"][0]
     for name, w in before.items():  # the paper's code never trained these
         assert np.abs(model.get_layer(name).get_weights()[0] - w).max() > 1e-3, name
@@ -139,7 +141,8 @@ def test_mf_fold_in_is_the_ridge_solution():
 def test_ncf_fold_in_moves_towards_the_likes_and_freezes_items():
     users, items, r = synthetic_ratings(seed=1)
     model = compile_rating(build_ncf_rating(40, 30, n_factors=4, layers=(8, 4), seed=0), 1e-2)
-    fit_rating(model, users, items, scale_ratings(r, 1, 5), epochs=3, batch_size=128)
+    model.fit({"user_id": users.astype("int32"), "item_id": items.astype("int32")}, scale_ratings(r, 1, 5),
+              epochs=3, batch_size=128, verbose=0)
     weights = [w.copy() for w in model.get_weights()]
     fold = NCFFoldIn(model, steps=40, learning_rate=0.05)
     # The hand-written forward pass equals the Keras model for a training user.

@@ -18,6 +18,8 @@ def test_movielens_catalogue_with_ratings_blends_by_shared_ids(tmp_path, synthet
                             cache_dir=tmp_path / "cache", blend_weight=0.5, epochs=2, progress=False)
     cf = rec.collaborative
     assert cf is not None and cf.report["match_rate"] > 0.9  # same ids: nearly every rated movie links
+    # The page's NCF comes from the shared rating stage: epoch by validation RMSE, then refit on all ratings.
+    assert cf.report["best_epoch"] in (1, 2) and cf.report["refit"] is True and 0 < cf.report["val_rmse"] < 5
     liked = [s for s in rec.items["item"][cf.has_signal][:3]]
     blended = rec.recommend_from_liked(liked, k=5)
     plain = Recommender(rec.items, rec.vectors).recommend_from_liked(liked, k=5)
