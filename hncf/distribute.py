@@ -302,7 +302,8 @@ def train_at_scale(config: ScaleConfig, strategy=None, verbose: int | str = 0) -
     from hncf.evaluation.blockwise import csr_rows, evaluate_full_ranking_blockwise
     from hncf.evaluation.protocols import evaluate_sampled
     from hncf.generators.tf_negatives import TFNegativeSampler, scaled_learning_rate
-    from hncf.training import TrainConfig, train
+    from hncf.pipeline.selection import select_then_refit
+    from hncf.training import TrainConfig
 
     strategy = strategy if strategy is not None else strategy_from_name(config.strategy)
     replicas = strategy.num_replicas_in_sync
@@ -332,16 +333,19 @@ def train_at_scale(config: ScaleConfig, strategy=None, verbose: int | str = 0) -
                                seed=config.seed, steps_per_execution=1)
     validation = _SampledValidation(val_u, val_i, val_neg) if val_u.size else None
     ckpt = checkpoint_dir_for(config.checkpoint_dir, strategy)
-    keras.utils.set_random_seed(config.seed)
-    with strategy.scope():
+    def build(stage: str):
+        keras.utils.set_random_seed(config.seed)
         model = build_model(config, data.n_users, data.n_items)
         model.compile(optimizer=keras.optimizers.Adam(lr), loss=PointwiseBinaryCrossentropy(),
                       steps_per_execution=1, jit_compile=False)
-        with _keras_multiworker_build_fix(strategy):
-            model, result = train(model, sampler, train_config, validation=validation, checkpoint_dir=ckpt,
-                                  resume=config.resume, verbose=verbose,
-                                  run_config={"ratings": str(config.ratings), "model": config.model,
-                                              "seed": config.seed, "batch_size": batch})
+        return model, sampler
+
+    # The shared stage, without refit: a scale run keeps the epoch that validation selects.
+    with strategy.scope(), _keras_multiworker_build_fix(strategy):
+        model, record = select_then_refit(build, train_config, validation, refit=False, checkpoint_dir=ckpt,
+                                          resume=config.resume, verbose=verbose,
+                                          run_config={"ratings": str(config.ratings), "model": config.model,
+                                                      "seed": config.seed, "batch_size": batch})
     t2 = time.perf_counter()
     sampled = evaluate_sampled(direct_score_fn(model), test_u, test_i, test_neg, ks=(10,))
     sampled_s = time.perf_counter() - t2
@@ -357,12 +361,12 @@ def train_at_scale(config: ScaleConfig, strategy=None, verbose: int | str = 0) -
         "n_ratings": len(data), "n_users": data.n_users, "n_items": data.n_items,
         "n_train": int(split.train.size), "n_bad_lines": data.n_bad_lines,
         "load_s": load_s, "test_negatives_s": negatives_s,
-        "train_s": result.session_seconds, "examples": result.examples,
-        "examples_per_s": result.examples_per_second, "epochs_run": result.epochs_run,
-        "best_epoch": result.best_epoch, "history": result.history, "resumed": result.resumed,
+        "train_s": record["session_seconds"], "examples": record["examples"],
+        "examples_per_s": record["examples_per_second"], "epochs_run": record["epochs"],
+        "best_epoch": record["best_epoch"], "history": record["history"], "resumed": record["resumed"],
         "sampled_1_99": sampled, "sampled_eval_s": sampled_s,
         "full_ranking": full, "full_ranking_users": int(n_eval), "full_ranking_s": full_s,
-        "final_loss": (result.history.get("loss") or [None])[-1],
+        "final_loss": (record["history"].get("loss") or [None])[-1],
     }
 
 

@@ -51,6 +51,9 @@ def select_then_refit(build: Build, config: TrainConfig, validation: Validation 
         if on_trained is not None:
             on_trained(name, model)
         record["rows_per_epoch"] = data.rows_per_epoch
+        # Examples and seconds trained in this process, over every stage (throughput of a resumed run).
+        record["examples"] = record.get("examples", 0) + result.examples
+        record["session_seconds"] = record.get("session_seconds", 0.0) + result.session_seconds
         return model, result
 
     if validation is None:
