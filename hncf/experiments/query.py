@@ -4,8 +4,10 @@ Pipeline (:func:`run_query`): read the dialogue files and the catalogue; split d
 into train / validation / test (or train on every dialogue and score ``test_file``); build examples
 (``dialogue``: the paper's; ``turn``: CRSLab's); encode every request text once with a frozen text
 encoder (vectors cached by content hash); score the baselines; train the variants on the cached
-vectors, selecting the epoch on validation nDCG@10; evaluate everything over the full catalogue in
-two views; save the best variant as a bundle that ``recommend-text`` loads.
+vectors through :func:`hncf.pipeline.select_then_refit` (the epoch selected on the mean of both
+views' validation nDCG@10, then a refit on train + validation dialogues); evaluate everything over
+the full catalogue in two views; save the variant with the best validation score as a bundle that
+``recommend-text`` loads.
 
 Views: ``all`` (every target counts and nothing is excluded, as CRSLab/UniCRS) and ``new`` (targets
 already mentioned in the input removed, and mentioned movies never ranked). Per-turn rows are
