@@ -550,8 +550,41 @@ def schema_protocols(per_seed: list, seeds) -> dict:
     return protocols
 
 
-def results_markdown(summary: dict, n_seeds: int, description: str) -> str:
-    """The variants-and-baselines table, one block per view, mean ± sd over seeds."""
+def best_variant(per_seed: list, variants) -> str | None:
+    """The trained variant with the best mean validation score over seeds (never the test set)."""
+    scores = {v: float(np.mean([r[v]["validation_ndcg@10"] for r in per_seed])) for v in variants
+              if all(v in r for r in per_seed)}
+    return max(scores, key=scores.get) if scores else None
+
+
+def paired_differences(per_seed: list, row: str, against=BASELINES, metrics=("ndcg@10", "recall@10")) -> dict:
+    """``{baseline: {view: {metric: (mean, sd)}}}`` of ``row`` minus each baseline within each seed (same split)."""
+    out = {}
+    for base in against:
+        if not all(base in r and row in r for r in per_seed):
+            continue
+        out[base] = {}
+        for view in VIEWS:
+            out[base][view] = {}
+            for m in metrics:
+                d = np.array([r[row][view][m] - r[base][view][m] for r in per_seed], dtype=float)
+                out[base][view][m] = (float(d.mean()), float(d.std(ddof=1)) if d.size > 1 else 0.0)
+    return out
+
+
+def differences_markdown(row: str, diffs: dict) -> list:
+    """Lines of a table: ``row`` minus each baseline, both views, mean ± sd of the per-seed differences."""
+    if not diffs:
+        return []
+    cols = [f"{view} {m}" for view in VIEWS for m in ("ndcg@10", "recall@10")]
+    rows = [{"minus": base, **{f"{view} {m}": f"{d[view][m][0]:+.4f} ± {d[view][m][1]:.4f}" for view in VIEWS
+                               for m in ("ndcg@10", "recall@10")}} for base, d in diffs.items()]
+    return [f"### `{row}` (best on validation) minus each baseline, within each seed", "",
+            markdown_table(rows, ["minus", *cols]), ""]
+
+
+def results_markdown(summary: dict, n_seeds: int, description: str, differences: tuple | None = None) -> str:
+    """The variants-and-baselines table, one block per view, mean ± sd over seeds; then ``(row, diffs)`` if given."""
     lines = [f"Split: {description}; {n_seeds} seed(s); full catalogue ranking; mean ± sd.", ""]
     for view in VIEWS:
         title = {"all": "All targets (CRSLab/UniCRS view; nothing excluded)",
@@ -559,6 +592,8 @@ def results_markdown(summary: dict, n_seeds: int, description: str) -> str:
         rows = [{"row": name, **{m: f"{s[view][m][0]:.4f} ± {s[view][m][1]:.4f}" for m in METRICS}}
                 for name, s in summary.items()]
         lines += [f"### {title}", "", markdown_table(rows, ["row", *METRICS]), ""]
+    if differences is not None:
+        lines += differences_markdown(*differences)
     lines += ["Anchors (per turn, all targets, Recall@1/@10/@50, ~10k training dialogues): "
               + "; ".join(f"{k} {a:.3f}/{b:.3f}/{c:.3f}" for k, (a, b, c) in ANCHORS.items()) + ".",
               "The paper's table was lost; it cites Penha and Hauff's 0.819 nDCG@10, which ranks 1 true response "
@@ -649,8 +684,11 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
             best_models = (models, split)
 
     summary = summarise(per_seed)
+    best = best_variant(per_seed, variants)
+    diffs = paired_differences(per_seed, best) if best else {}
     markdown = results_markdown(summary, len(seeds), split_info[0]["description"]
-                                + (f" (+{len(seeds) - 1} more seeds)" if len(seeds) > 1 else ""))
+                                + (f" (+{len(seeds) - 1} more seeds)" if len(seeds) > 1 else ""),
+                                (best, diffs) if best else None)
     report = {
         "system": "query", "dataset": "redial", "preset": preset, "preset_values": asdict(p),
         "construction": construction, "variants": list(variants), "seeds": list(seeds),
@@ -662,6 +700,7 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
             "by_rule": joined["match"].value_counts().to_dict(),
             "tag_examples": 0 if tag_data is None else len(tag_data[1])},
         "per_seed": per_seed, "summary": summary, "protocols": schema_protocols(per_seed, seeds),
+        "best_variant": best, "paired_differences": diffs,
         "timings": timings, "encode_movies_seconds": encode_movies_s,
         "anchors": {k: list(v) for k, v in ANCHORS.items()},
     }

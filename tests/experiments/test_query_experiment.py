@@ -37,6 +37,41 @@ def test_cooccurrence_counts_shared_training_dialogues():
     np.testing.assert_allclose(s[0] - pop / 4, [0, 1, 2, 0])
 
 
+def test_paired_differences_and_best_variant_by_hand():
+    def seed(bert, pop, val):
+        return {"bert": {"all": {"ndcg@10": bert, "recall@10": bert}, "new": {"ndcg@10": bert / 2, "recall@10": 0.0},
+                         "validation_ndcg@10": val},
+                "rnn": {"all": {"ndcg@10": 0.0, "recall@10": 0.0}, "new": {"ndcg@10": 0.0, "recall@10": 0.0},
+                        "validation_ndcg@10": 0.5},
+                "popularity": {v: {"ndcg@10": pop, "recall@10": pop} for v in ("all", "new")}}
+    per_seed = [seed(0.30, 0.10, 0.6), seed(0.20, 0.10, 0.6)]
+    assert Q.best_variant(per_seed, ("bert", "rnn")) == "bert"
+    d = Q.paired_differences(per_seed, "bert")
+    assert list(d) == ["popularity"]  # baselines that were not run are left out
+    mean, sd = d["popularity"]["all"]["ndcg@10"]
+    assert mean == pytest.approx(0.15) and sd == pytest.approx(np.std([0.2, 0.1], ddof=1))
+    assert d["popularity"]["new"]["ndcg@10"][0] == pytest.approx(0.025)
+    md = "\n".join(Q.differences_markdown("bert", d))
+    assert "+0.1500 ± 0.0707" in md and "`bert` (best on validation)" in md
+
+
+def test_refit_stage_fits_train_and_validation_examples():
+    train, val = _examples([[0], [1]], [[1], [2]]), _examples([[2]], [[3]])
+    split = Q.QuerySplit(None, train, val, val, ["d1", "d2"], [], "", ["d3"])
+    vectors = {("title", "train"): np.zeros((2, 3)), ("title", "validation"): np.ones((1, 3)),
+               ("title", "test"): np.ones((1, 3))}
+    stages = Q.fit_stages(split, vectors, refit=True)
+    assert len(stages["selection"].examples) == 2 and stages["selection"].dialogues == ["d1", "d2"]
+    final = stages["final"]
+    assert len(final.examples) == 3 and final.dialogues == ["d1", "d2", "d3"]
+    np.testing.assert_array_equal(final.vectors["title"][:, 0], [0, 0, 1])
+    assert [list(t) for t in final.examples.targets] == [[1], [2], [3]]
+    no_refit = Q.fit_stages(split, vectors, refit=False)
+    assert no_refit["final"] is no_refit["selection"] and len(no_refit["final"].examples) == 2
+    with pytest.raises(ValueError, match="cannot join"):
+        train.concat(_examples([[0]], [[1]], construction="turn"))
+
+
 def test_views_and_per_target_rows_by_hand():
     # Catalogue of 4; the request mentioned movie 2; targets 2 (repeat) and 0 (new).
     scores = np.array([[0.1, 0.0, 0.9, 0.5]])
@@ -97,6 +132,13 @@ def test_tiny_run_through_the_cli_then_recommend_text(tmp_path, tiny_text_preset
     assert report["summary"]["repetition"]["new"] == report["summary"]["popularity"]["new"]
     assert "New movies only" in (out / "results.md").read_text()
     assert (out / "training_curves.png").stat().st_size > 0
+    # The shared report schema carries the same means; every trained row was selected, then refit.
+    for view in Q.VIEWS:
+        assert report["protocols"][view]["models"]["tags"]["metrics"]["ndcg@10"] == \
+            report["summary"]["tags"][view]["ndcg@10"][0]
+    assert all(r[v]["refit"] for r in report["per_seed"] for v in ("rnn", "tags"))
+    assert report["best_variant"] in ("rnn", "tags") and "minus each baseline" in (out / "results.md").read_text()
+    assert set(report["paired_differences"]) == set(Q.BASELINES)
 
     qm = load_query_model(out / "model")
     assert qm.meta["variant"] == report["bundle"]["variant"]
