@@ -28,7 +28,7 @@ import pandas as pd
 
 from hncf.data import redial as R
 from hncf.evaluation import evaluate_rows, markdown_table, write_json
-from hncf.pipeline.report import log
+from hncf.pipeline.report import log, machine_info
 
 METRICS = ("ndcg@10", "recall@1", "recall@10", "recall@50", "hr@10", "mrr")
 KS = (1, 10, 50)
@@ -504,6 +504,7 @@ def run_seed(split: QuerySplit, encoder, cache, preset: QueryPreset, seed: int, 
         results[variant]["epochs_run"] = record["epochs"]
         results[variant]["refit"] = record["refit"]
         results[variant]["validation_ndcg@10"] = float(np.nanmax(record["history"]["val_ndcg@10"]))
+        results[variant]["history"] = record["history"]
         if prior:
             results[variant]["prior_alpha"] = {"chosen": prior["alpha"], "validation": prior["scores"]}
         timings[f"train {variant}"] = record["train_seconds"]
@@ -599,6 +600,18 @@ def results_markdown(summary: dict, n_seeds: int, description: str, differences:
               "The paper's table was lost; it cites Penha and Hauff's 0.819 nDCG@10, which ranks 1 true response "
               "among 51 candidates (not the whole catalogue of 6,924 movies): not comparable."]
     return "\n".join(lines) + "\n"
+
+
+def report_markdown(report: dict) -> str:
+    """:func:`results_markdown` of a written ``metrics.json`` (what ``python -m hncf report`` renders)."""
+    per_seed, seeds = report["per_seed"], report["seeds"]
+    best = report.get("best_variant") or best_variant(per_seed, report.get("variants", ()))
+    description = report["splits"][0]["description"] + (f" (+{len(seeds) - 1} more seeds)" if len(seeds) > 1 else "")
+    title = {"dialogue": "one example per dialogue (the paper's)",
+             "turn": "one example per recommending turn (CRSLab's)"}.get(report.get("construction"), "")
+    md = results_markdown(summarise(per_seed), len(seeds), description,
+                          (best, paired_differences(per_seed, best)) if best else None)
+    return f"Examples: {title}.\n\n{md}" if title else md
 
 
 # ---------------------------------------------------------------------------
@@ -700,7 +713,7 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
             "by_rule": joined["match"].value_counts().to_dict(),
             "tag_examples": 0 if tag_data is None else len(tag_data[1])},
         "per_seed": per_seed, "summary": summary, "protocols": schema_protocols(per_seed, seeds),
-        "best_variant": best, "paired_differences": diffs,
+        "best_variant": best, "paired_differences": diffs, "machine": machine_info(),
         "timings": timings, "encode_movies_seconds": encode_movies_s,
         "anchors": {k: list(v) for k, v in ANCHORS.items()},
     }
@@ -720,7 +733,8 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
         from hncf.evaluation import plot_training_curves
 
         plot_training_curves(histories, out / "training_curves.png", metric_key="val_ndcg@10",
-                             title="query recommender (ReDial)")
+                             title="query recommender (ReDial), selection stage",
+                             metric_labels={"val_ndcg@10": "validation nDCG@10, full catalogue (mean of both views)"})
     log(f"wrote {out / 'metrics.json'}, {out / 'results.md'} in {report['wall_seconds']:.0f} s", progress)
     if progress:
         print(markdown, flush=True)

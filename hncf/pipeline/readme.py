@@ -17,8 +17,9 @@ import json
 import re
 from pathlib import Path
 
-# system -> module whose results_markdown(report) renders its tables
-RENDERERS = {"ncf": "hncf.experiments.ncf", "hncf": "hncf.experiments.hncf", "bert-rs": "hncf.experiments.bert_rs"}
+# system -> "module" whose results_markdown(report) renders its tables, or "module:function"
+RENDERERS = {"ncf": "hncf.experiments.ncf", "hncf": "hncf.experiments.hncf", "bert-rs": "hncf.experiments.bert_rs",
+             "query": "hncf.experiments.query:report_markdown"}
 BLOCK = re.compile(r"(<!-- hncf:report (?P<src>\S+) -->\n)(?P<body>.*?)(<!-- hncf:end -->)", re.S)
 
 
@@ -26,8 +27,10 @@ def provenance(report: dict) -> str:
     """One line saying where and how the numbers were measured."""
     m = report.get("machine", {})
     where = f"{m.get('cpus', '?')} CPUs ({m.get('processor', '?')})" + (f", GPUs {m['gpus']}" if m.get("gpus") else "")
-    return (f"*Measured by `reproduce {report['system']}` on {report['dataset']}, preset {report['preset']}, seed "
-            f"{report['seed']}; {where}, TensorFlow {m.get('tensorflow', '?')}; wall time "
+    seeds = report.get("seeds")
+    seed = f"seeds {', '.join(map(str, seeds))}" if seeds and len(seeds) > 1 else f"seed {report.get('seed', seeds[0] if seeds else '?')}"
+    return (f"*Measured by `reproduce {report['system']}` on {report['dataset']}, preset {report['preset']}, "
+            f"{seed}; {where}, TensorFlow {m.get('tensorflow', '?')}; wall time "
             f"{report.get('wall_seconds', float('nan')):.0f} s.*")
 
 
@@ -36,7 +39,8 @@ def render_report(report: dict, heading_level: int = 4) -> str:
     system = report.get("system")
     if system not in RENDERERS:
         raise ValueError(f"no renderer for system {system!r}; known: {', '.join(RENDERERS)}")
-    md = importlib.import_module(RENDERERS[system]).results_markdown(report)
+    module, _, function = RENDERERS[system].partition(":")
+    md = getattr(importlib.import_module(module), function or "results_markdown")(report)
     # The tables sit under a README section: demote their headings below it.
     md = re.sub(r"^(#+) ", lambda h: "#" * (len(h.group(1)) + heading_level - 1) + " ", md, flags=re.M)
     return md.rstrip() + "\n\n" + provenance(report) + "\n"

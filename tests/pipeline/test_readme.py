@@ -22,6 +22,20 @@ def test_render_names_the_machine_seed_and_dataset():
     assert md.startswith("#### NCF reproduction")  # headings demoted under the README's section
 
 
+def test_query_reports_render_with_their_seeds_and_paired_differences():
+    def seed_result(bert, pop):
+        row = lambda v: {m: v for m in ("ndcg@10", "recall@1", "recall@10", "recall@50", "hr@10", "mrr")}  # noqa: E731
+        return {"bert": {"all": row(bert), "new": row(bert / 2), "validation_ndcg@10": 0.2},
+                "popularity": {"all": row(pop), "new": row(pop)}}
+    report = {"system": "query", "dataset": "redial", "preset": "default", "seeds": [0, 1], "wall_seconds": 5.0,
+              "construction": "dialogue", "variants": ["bert"], "splits": [{"description": "7/1/2 dialogues"}],
+              "machine": {"cpus": 2, "processor": "x86_64", "tensorflow": "2.21.0"},
+              "per_seed": [seed_result(0.3, 0.1), seed_result(0.2, 0.1)]}
+    md = render_report(report)
+    assert "seeds 0, 1" in md and "one example per dialogue" in md
+    assert "| bert | 0.2500 ± 0.0707" in md and "+0.1500 ± 0.0707" in md
+
+
 def test_update_rewrites_only_the_marked_blocks_from_their_source(tmp_path):
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "m.json").write_text(json.dumps(REPORT))
