@@ -611,6 +611,7 @@ def report_markdown(report: dict) -> str:
              "turn": "one example per recommending turn (CRSLab's)"}.get(report.get("construction"), "")
     md = results_markdown(summarise(per_seed), len(seeds), description,
                           (best, paired_differences(per_seed, best)) if best else None)
+    md = md.replace("\n### ", "\n# ")  # top-level here: the README nests the block under its own section
     return f"Examples: {title}.\n\n{md}" if title else md
 
 
