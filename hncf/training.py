@@ -303,6 +303,9 @@ def train(model: keras.Model, data, config: TrainConfig, validation: Validation 
     if not config.learning_rate > 0:
         raise ValueError(f"learning rate must be > 0, got {config.learning_rate}")
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if run_config is not None:
+        # As state.json will hold it (tuples become lists), so a resumed run compares like with like.
+        run_config = json.loads(json.dumps(run_config, default=str))
     state = {"history": {}, "best": None, "best_epoch": None, "epoch": 0, "config": asdict(config),
              "run_config": run_config}
     resumed = False

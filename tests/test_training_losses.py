@@ -93,6 +93,10 @@ def test_resume_refuses_a_checkpoint_of_another_run_configuration(tmp_path):
     _run("mse", cfg, ckpt=tmp_path, run_config={"system": "x", "seed": 0})
     with pytest.raises(CheckpointError, match=r"differs in seed: seed=0.*without --resume"):
         _run("mse", cfg, ckpt=tmp_path, resume=True, run_config={"system": "x", "seed": 1})
+    # A configuration holding tuples (a preset's grid) equals itself after the JSON round trip of state.json.
+    _run("mse", cfg, ckpt=tmp_path / "t", run_config={"grid": (0.5, 1.0)})
+    _, res = _run("mse", cfg, ckpt=tmp_path / "t", resume=True, run_config={"grid": (0.5, 1.0)})
+    assert res.resumed
 
 
 def test_corrupt_checkpoint_files_are_named(tmp_path):

@@ -172,3 +172,19 @@ def test_cli_errors_name_the_file(tmp_path, capsys):
     assert status == 1 and "missing.jsonl" in capsys.readouterr().err
     assert main(["recommend-text", "--model", str(tmp_path), "hi"]) == 1
     assert "not a query model folder" in capsys.readouterr().err
+
+
+def test_resume_continues_both_stages_to_the_same_metrics(tmp_path, tiny_text_preset):
+    from hncf.cli import main
+
+    data = R.write_synthetic_redial(tmp_path / "redial", n_dialogues=40, n_movies=12, malformed=False)
+    args = ["reproduce", "query", "--dialogues", str(data / "dialogues.jsonl"), "--variant", "bert", "--preset", "tiny",
+            "--epochs", "2", "--text-encoder", str(tiny_text_preset[0]), "--cache-dir", str(tmp_path / "cache"),
+            "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    # A second run resuming from the finished checkpoints (selection and refit) trains nothing new.
+    assert main([*args, "--out", str(tmp_path / "a"), "--resume"]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    a, b = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in "ab")
+    assert a["per_seed"][0]["bert"]["all"] == b["per_seed"][0]["bert"]["all"]
+    assert (tmp_path / "a" / "checkpoints" / "seed0-bert" / "refit" / "state.json").is_file()
