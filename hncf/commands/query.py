@@ -57,6 +57,9 @@ def add_arguments(p) -> None:
     g.add_argument("--baselines-only", action="store_true", help="score the four baselines and train nothing")
     g.add_argument("--no-checkpoints", action="store_true",
                    help="skip the per-epoch checkpoints (faster on a busy machine; no --resume then)")
+    g.add_argument("--mention-style", default=None, choices=("title", "token"),
+                   help="how mentions (@id) appear in the request text: the movie's title or the raw token "
+                        "(default: the preset's; title in default, token in paper)")
     g.add_argument("--cache-dir", default=None, help="text-vector cache (default $HNCF_CACHE_DIR/features)")
 
 
@@ -69,5 +72,6 @@ def run_from_args(args) -> int:
               text_pooling=args.text_pooling, preset=args.preset, epochs=args.epochs,
               seeds=args.seeds or (args.seed,), out_dir=args.out, cache_dir=args.cache_dir,
               progress=not args.quiet, resume=args.resume, learning_rate=args.learning_rate,
-              baselines_only=args.baselines_only, checkpoints=not args.no_checkpoints)
+              baselines_only=args.baselines_only, checkpoints=not args.no_checkpoints,
+              mention_style=args.mention_style)
     return 0

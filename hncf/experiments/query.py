@@ -640,7 +640,7 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
               construction: str = "dialogue", text_encoder: str | None = None, text_pooling: str = "mean",
               preset: str = "default", epochs: int | None = None, seeds=(0,), out_dir=None, cache_dir=None,
               progress: bool = True, resume: bool = False, learning_rate: float | None = None,
-              baselines_only: bool = False, checkpoints: bool = True) -> dict:
+              baselines_only: bool = False, checkpoints: bool = True, mention_style: str | None = None) -> dict:
     """Run the experiment and write ``metrics.json``, ``results.md``, curves and the best variant's bundle."""
     from hncf.encoders.cache import FeatureCache
     from hncf.encoders.text import load_text_encoder
@@ -653,6 +653,11 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
         p = replace(p, epochs=int(epochs))
     if learning_rate is not None:
         p = replace(p, learning_rate=float(learning_rate))
+    if mention_style is not None:
+        if mention_style not in ("title", "token"):
+            raise ValueError(f"unknown mention style {mention_style!r}; expected 'title' or 'token'")
+        p = replace(p, mention_style=mention_style,
+                    rnn_mention_style=mention_style if p.rnn_mention_style != "placeholder" else "placeholder")
     variants = () if baselines_only else tuple(variants)
     unknown = [v for v in variants if v not in ALL_VARIANTS]
     if unknown:
