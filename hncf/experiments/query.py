@@ -740,7 +740,7 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
 
         plot_training_curves(histories, out / "training_curves.png", metric_key="val_ndcg@10",
                              title="query recommender (ReDial), selection stage",
-                             metric_labels={"val_ndcg@10": "validation nDCG@10, full catalogue (mean of both views)"})
+                             metric_labels={"val_ndcg@10": "val. nDCG@10 (mean of views)"})
     log(f"wrote {out / 'metrics.json'}, {out / 'results.md'} in {report['wall_seconds']:.0f} s", progress)
     if progress:
         print(markdown, flush=True)
