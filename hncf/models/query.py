@@ -19,7 +19,7 @@ movies already mentioned in the request, most recent first: a copy mechanism tha
 learn how often people re-recommend what was said. The boost starts at the training data's
 log-odds of re-recommendation (:func:`copy_boost_init`): started at zero, Adam moves a scalar by
 about the learning rate per step, so in a short CPU run it stayed near 1.3 where the data asks
-for about 6.
+for about 6 above a mentioned movie's average popularity bias.
 
 ``cooccurrence`` (ours, off in the paper preset) adds ``alpha * log(1 + c_j)`` to movie j's logit,
 where ``c_j`` sums, over the movies mentioned in the request, how many training dialogues each
