@@ -29,6 +29,7 @@ import pandas as pd
 from hncf.data import redial as R
 from hncf.evaluation import evaluate_rows, markdown_table, write_json
 from hncf.pipeline.report import log, machine_info
+from hncf.pipeline.seeds import summarise_seeds
 
 METRICS = ("ndcg@10", "recall@1", "recall@10", "recall@50", "hr@10", "mrr")
 KS = (1, 10, 50)
@@ -451,7 +452,8 @@ def run_seed(split: QuerySplit, encoder, cache, preset: QueryPreset, seed: int, 
     final = stages["final"]
 
     t0 = time.perf_counter()
-    pop = training_popularity(final.dialogues, cat)
+    pops = {name: training_popularity(st.dialogues, cat) for name, st in stages.items()}
+    pop = pops["final"]
     results["popularity"] = evaluate_both(popularity_scores(pop, len(test)), test)
     results["repetition"] = evaluate_both(repetition_scores(test, pop), test)
     results["cooccurrence"] = evaluate_both(cooccurrence_scores(test, final.dialogues, cat, pop), test)
@@ -480,8 +482,8 @@ def run_seed(split: QuerySplit, encoder, cache, preset: QueryPreset, seed: int, 
                   validation=validation, prior=prior):
             fit = stages[stage]
             keras.utils.set_random_seed(seed)
-            model = build_model(variant, n_movies, encoder.dim, preset, seed, training_popularity(fit.dialogues, cat),
-                                fit.examples, cooc[stage], movie_vectors)
+            model = build_model(variant, n_movies, encoder.dim, preset, seed, pops[stage], fit.examples, cooc[stage],
+                                movie_vectors)
             if preset.cooccurrence:
                 if "alpha" not in prior:  # chosen on the selection stage, kept for the refit
                     prior["alpha"], prior["scores"] = choose_prior_weight(model, validation, preset.prior_alphas)
@@ -521,22 +523,27 @@ def run_seed(split: QuerySplit, encoder, cache, preset: QueryPreset, seed: int, 
 # ---------------------------------------------------------------------------
 
 
-def summarise(per_seed: list) -> dict:
+def seed_reports(per_seed: list, seeds=None) -> list[dict]:
+    """Each seed's results in the shared report schema (views as protocols), for :mod:`hncf.pipeline.seeds`."""
+    seeds = list(range(len(per_seed))) if seeds is None else list(seeds)
+    return [{"seed": seed, "protocols": {view: {"models": {
+        row: {"metrics": res[view], "best_epoch": res.get("best_epoch")} for row, res in r.items()}} for view in VIEWS}}
+        for seed, r in zip(seeds, per_seed)]
+
+
+def _columns(metrics=METRICS) -> list:
+    return [(f"{view} {m}", view, m) for view in VIEWS for m in metrics]
+
+
+def summarise(per_seed: list, seeds=None) -> dict:
     """``{row: {view: {metric: (mean, sd)}}}`` over seeds (sd with ddof=1; 0 for one seed)."""
-    out = {}
-    for row in per_seed[0]:
-        out[row] = {}
-        for view in VIEWS:
-            out[row][view] = {}
-            for m in METRICS:
-                vals = np.array([r[row][view][m] for r in per_seed], dtype=float)
-                out[row][view][m] = (float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0)
-    return out
+    stats = summarise_seeds(seed_reports(per_seed, seeds), _columns(), list(per_seed[0]))["rows"]
+    return {row: {view: {m: (st[f"{view} {m}"]["mean"], st[f"{view} {m}"]["sd"]) for m in METRICS} for view in VIEWS}
+            for row, st in stats.items()}
 
 
-def schema_protocols(per_seed: list, seeds) -> dict:
+def schema_protocols(summary: dict, per_seed: list, seeds) -> dict:
     """The shared report schema: ``protocols[view]["models"][row]`` with mean metrics, their sd and per-seed values."""
-    summary = summarise(per_seed)
     protocols = {}
     for view in VIEWS:
         models = {}
@@ -560,17 +567,10 @@ def best_variant(per_seed: list, variants) -> str | None:
 
 def paired_differences(per_seed: list, row: str, against=BASELINES, metrics=("ndcg@10", "recall@10")) -> dict:
     """``{baseline: {view: {metric: (mean, sd)}}}`` of ``row`` minus each baseline within each seed (same split)."""
-    out = {}
-    for base in against:
-        if not all(base in r and row in r for r in per_seed):
-            continue
-        out[base] = {}
-        for view in VIEWS:
-            out[base][view] = {}
-            for m in metrics:
-                d = np.array([r[row][view][m] - r[base][view][m] for r in per_seed], dtype=float)
-                out[base][view][m] = (float(d.mean()), float(d.std(ddof=1)) if d.size > 1 else 0.0)
-    return out
+    pairs = [(row, base, base) for base in against]
+    diffs = summarise_seeds(seed_reports(per_seed), _columns(metrics), [row, *against], pairs)["paired_differences"]
+    return {base: {view: {m: (d[f"{view} {m}"]["mean"], d[f"{view} {m}"]["sd"]) for m in metrics} for view in VIEWS}
+            for base, d in diffs.items()}
 
 
 def differences_markdown(row: str, diffs: dict) -> list:
@@ -609,7 +609,7 @@ def report_markdown(report: dict) -> str:
     description = report["splits"][0]["description"] + (f" (+{len(seeds) - 1} more seeds)" if len(seeds) > 1 else "")
     title = {"dialogue": "one example per dialogue (the paper's)",
              "turn": "one example per recommending turn (CRSLab's)"}.get(report.get("construction"), "")
-    md = results_markdown(summarise(per_seed), len(seeds), description,
+    md = results_markdown(summarise(per_seed, seeds), len(seeds), description,
                           (best, paired_differences(per_seed, best)) if best else None)
     md = md.replace("\n### ", "\n# ")  # top-level here: the README nests the block under its own section
     return f"Examples: {title}.\n\n{md}" if title else md
@@ -702,7 +702,7 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
         if seed == seeds[0]:
             best_models = (models, split)
 
-    summary = summarise(per_seed)
+    summary = summarise(per_seed, seeds)
     best = best_variant(per_seed, variants)
     diffs = paired_differences(per_seed, best) if best else {}
     markdown = results_markdown(summary, len(seeds), split_info[0]["description"]
@@ -718,7 +718,7 @@ def run_query(dialogues=None, data_dir=None, test_file=None, movielens=None, var
             "rate": float(joined["ml_movie_id"].notna().mean()),
             "by_rule": joined["match"].value_counts().to_dict(),
             "tag_examples": 0 if tag_data is None else len(tag_data[1])},
-        "per_seed": per_seed, "summary": summary, "protocols": schema_protocols(per_seed, seeds),
+        "per_seed": per_seed, "summary": summary, "protocols": schema_protocols(summary, per_seed, seeds),
         "best_variant": best, "paired_differences": diffs, "machine": machine_info(),
         "timings": timings, "encode_movies_seconds": encode_movies_s,
         "anchors": {k: list(v) for k, v in ANCHORS.items()},
