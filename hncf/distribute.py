@@ -333,6 +333,7 @@ def train_at_scale(config: ScaleConfig, strategy=None, verbose: int | str = 0) -
                                seed=config.seed, steps_per_execution=1)
     validation = _SampledValidation(val_u, val_i, val_neg) if val_u.size else None
     ckpt = checkpoint_dir_for(config.checkpoint_dir, strategy)
+
     def build(stage: str):
         keras.utils.set_random_seed(config.seed)
         model = build_model(config, data.n_users, data.n_items)

@@ -27,8 +27,8 @@ def provenance(report: dict) -> str:
     """One line saying where and how the numbers were measured."""
     m = report.get("machine", {})
     where = f"{m.get('cpus', '?')} CPUs ({m.get('processor', '?')})" + (f", GPUs {m['gpus']}" if m.get("gpus") else "")
-    seeds = report.get("seeds")
-    seed = f"seeds {', '.join(map(str, seeds))}" if seeds and len(seeds) > 1 else f"seed {report.get('seed', seeds[0] if seeds else '?')}"
+    seeds = report.get("seeds") or [report.get("seed", "?")]
+    seed = f"seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
     return (f"*Measured by `reproduce {report['system']}` on {report['dataset']}, preset {report['preset']}, "
             f"{seed}; {where}, TensorFlow {m.get('tensorflow', '?')}; wall time "
             f"{report.get('wall_seconds', float('nan')):.0f} s.*")
