@@ -285,18 +285,18 @@ def fit_bert_rs(mode: str, split: PreparedSplit, vectors: np.ndarray, all_pairs:
                 seed: int, ckpt: Path | None, resume: bool, verbose, run_config: dict, progress: bool):
     """Train one BERT-RS row through the shared select-then-refit stage; returns (score_fn, record)."""
     n_users, n_items, dim = len(split.users), len(split.items), vectors.shape[1]
-    exclude = split.train_csr()
     inputs = {stage: review_inputs(mode, split, vectors, stage, all_pairs) for stage in ("selection", "final")}
 
     def build(stage: str):
-        train = split.train if stage == "selection" else split.full_train
+        train = split.stage_train(stage)
         cfg = preset.train
         keras.utils.set_random_seed(seed)
         model = build_bert_rs(n_users, n_items, dim, preset.model, seed=seed)
         model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=keras.losses.BinaryCrossentropy(),
                       steps_per_execution=cfg.resolved_steps_per_execution(), jit_compile=False)
         sampler = PairFeatureSampler(train[USER].to_numpy(), train[ITEM].to_numpy(), n_users, n_items, inputs[stage],
-                                     n_neg=cfg.n_neg, batch_size=cfg.batch_size, seed=seed, exclude=exclude)
+                                     n_neg=cfg.n_neg, batch_size=cfg.batch_size, seed=seed,
+                                     exclude=split.stage_csr(stage))
         return model, sampler
 
     validation = None

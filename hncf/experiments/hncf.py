@@ -202,15 +202,14 @@ def fit_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ckpt_
     ``path`` (:class:`CachedPath` or :class:`EndToEndPath`) builds the row's model and sampler and
     says how it is scored, in validation and in the final evaluation alike.
     """
-    exclude = split.train_csr()
     agreement = []
 
     def build(stage: str):
-        train = split.train if stage == "selection" else split.full_train
+        train = split.stage_train(stage)
         cfg = preset.train
         model = path.build(seed)
         sampler = path.sampler(train[USER].to_numpy(), train[ITEM].to_numpy(), cfg.n_neg, cfg.batch_size, seed,
-                               exclude)
+                               split.stage_csr(stage))
         if isinstance(path, EndToEndPath) and not agreement:
             agreement.append(path.check_agreement(model, sampler[0][0]))
         return compile_pointwise(model, cfg), sampler
@@ -227,7 +226,7 @@ def fit_variant(path, split: PreparedSplit, preset: HNCFPreset, seed: int, ckpt_
         scorer = model if path.mode == "cached" else cached_twin(model, len(split.users), len(split.items),
                                                                   preset.model, variant=path.variant)
         tables = path.tables if path.mode == "cached" else path.item_tables(model)
-        save_bundle(bundle_dir, scorer, split.users, split.items, exclude, item_tables=tables, item_info=item_info,
+        save_bundle(bundle_dir, scorer, split.users, split.items, split.train_csr(), item_tables=tables, item_info=item_info,
                     meta={**(run_config or {}), "system": "hncf", "row": path.variant})
         record["bundle"] = str(bundle_dir)
     return path.score_fn(model), record

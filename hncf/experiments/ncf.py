@@ -268,11 +268,10 @@ def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: P
         model = PopularityModel(len(split.items)).fit(split.full_train[ITEM].to_numpy())
         return model.score, {"train_seconds": time.perf_counter() - t0, "epochs": 0}
     n_users, n_items = len(split.users), len(split.items)
-    exclude = split.train_csr()
     kind = "neumf" if spec.kind == "neumf_pretrained" else spec.kind
 
     def build(stage: str):
-        train = split.train if stage == "selection" else split.full_train
+        train = split.stage_train(stage)
         cfg = spec.train
         keras.utils.set_random_seed(seed)
         model = BUILDERS[kind](n_users, n_items, seed=seed, **spec.sizes)
@@ -282,7 +281,8 @@ def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: P
                 raise ValueError("NeuMF pretraining needs the GMF and MLP rows trained first")
             load_pretrained_neumf(model, init["gmf"], init["mlp"])
         sampler = PointwiseNegativeSampler(train[USER].to_numpy(), train[ITEM].to_numpy(), n_users, n_items,
-                                           n_neg=cfg.n_neg, batch_size=cfg.batch_size, seed=seed, exclude=exclude)
+                                           n_neg=cfg.n_neg, batch_size=cfg.batch_size, seed=seed,
+                                           exclude=split.stage_csr(stage))
         return compile_pointwise(model, cfg), sampler
 
     def keep(stage: str, model):
@@ -295,7 +295,7 @@ def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: P
                                       run_config=run_config, on_trained=keep, progress=progress and not verbose)
     record["sizes"] = {k: list(v) if isinstance(v, tuple) else v for k, v in spec.sizes.items()}
     if bundle_dir is not None:
-        save_bundle(bundle_dir, model, split.users, split.items, exclude, item_info=item_info,
+        save_bundle(bundle_dir, model, split.users, split.items, split.train_csr(), item_info=item_info,
                     meta={**(run_config or {}), "system": "ncf", "row": spec.label, "kind": spec.kind})
         record["bundle"] = str(bundle_dir)
     return make_score_fn(model), record

@@ -47,8 +47,27 @@ class PreparedSplit:
                 "n_test": len(self.test)}
 
     def train_csr(self):
-        """Every training interaction as a user x item CSR (what negatives and rankings exclude)."""
+        """Every training interaction as a user x item CSR (what the final ranking and bundles exclude)."""
         return user_item_csr(self.full_train[USER], self.full_train[ITEM], len(self.users), len(self.items))
+
+    def stage_train(self, stage: str) -> pd.DataFrame:
+        """What a model of ``stage`` trains on: ``"selection"`` the training data minus the validation
+        carve-out, ``"final"`` every training interaction."""
+        if stage == "selection":
+            return self.train
+        if stage == "final":
+            return self.full_train
+        raise ValueError(f"unknown training stage {stage!r}; known: selection, final")
+
+    def stage_csr(self, stage: str):
+        """The interactions a ``stage`` model trains on, as a user x item CSR: what its negatives avoid.
+
+        A selection model must be able to draw its held-out validation item as a negative, exactly as
+        the final model can draw its test item: excluding every training interaction in both stages
+        kept the validation items out of the selection model's negatives and flattered validation.
+        """
+        train = self.stage_train(stage)
+        return user_item_csr(train[USER], train[ITEM], len(self.users), len(self.items))
 
 
 def encode_split(train: pd.DataFrame, test: pd.DataFrame):
