@@ -32,7 +32,8 @@ from hncf.generators.ncf import PointwiseNegativeSampler  # noqa: E402
 from hncf.data import load_movielens, sample_negatives, user_item_csr  # noqa: E402
 from hncf.data.schema import ITEM, USER  # noqa: E402
 from hncf.evaluation import evaluate_full_ranking, write_json  # noqa: E402
-from hncf.experiments.ncf import PRESETS, evaluate_protocol, fit_row  # noqa: E402
+from hncf.experiments.ncf import PRESETS, evaluate_protocol  # noqa: E402
+from hncf.pipeline.baselines import fit_row  # noqa: E402
 from hncf.pipeline import prepare_chrono  # noqa: E402
 from hncf.models.ncf import build_neumf  # noqa: E402
 from hncf.training import TrainConfig, make_score_fn, train_pointwise  # noqa: E402

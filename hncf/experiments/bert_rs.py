@@ -35,16 +35,14 @@ import numpy as np
 import pandas as pd
 
 from hncf.data.amazon import TEXT, load_reviews
-from hncf.data.sampling import sample_test_negatives, user_item_csr
+from hncf.data.sampling import sample_test_negatives
 from hncf.data.schema import ITEM, USER
 from hncf.data.splits import random_split
 from hncf.encoders.cache import FeatureCache, content_hash
 from hncf.encoders.text import load_text_encoder
 from hncf.evaluation import evaluate_full_ranking, evaluate_rows, evaluate_sampled, markdown_table
-from hncf.experiments.ncf import ModelSpec, fit_row
 from hncf.generators import PairFeatureSampler
 from hncf.models.bert_rs import BertRSConfig, build_bert_rs
-from hncf.models.ease import EASE
 from hncf.pipeline import (
     PreparedSplit,
     carve_validation,
@@ -54,6 +52,7 @@ from hncf.pipeline import (
     select_then_refit,
     write_outputs,
 )
+from hncf.pipeline.baselines import ModelSpec, fit_ease, fit_row
 from hncf.training import TrainConfig, make_score_fn
 
 MODES = ("deployable", "paper-literal")
@@ -71,7 +70,6 @@ PAPER_TABLE2 = {
             "hr@1": 0.171, "ndcg@1": 0.171},
 }
 ID_ONLY = ("Popularity", "GMF", "MLP", "NeuMF", "MF (dot product + biases)", "EASE")
-EASE_L2_GRID = (10.0, 50.0, 200.0, 500.0, 1000.0)
 # Pairs scored per call: each carries a review vector (and float64 documents while it is built), so the
 # default 65,536-pair chunks of a full ranking held several GB; smaller chunks give the same scores.
 SCORE_CHUNK = 1 << 13
@@ -307,19 +305,6 @@ def fit_bert_rs(mode: str, split: PreparedSplit, vectors: np.ndarray, all_pairs:
                                       verbose=verbose, run_config=run_config, progress=progress and not verbose)
     record.update(mode=mode, model=preset.model.to_dict())
     return make_score_fn(model, batch_size=SCORE_CHUNK, pair_features=inputs["final"]), record
-
-
-def fit_ease(split: PreparedSplit) -> tuple[object, dict]:
-    """EASE with its l2 chosen on the validation carve-out (HR@10), then refit on all training data."""
-    n_users, n_items = len(split.users), len(split.items)
-    t0 = time.perf_counter()
-    sel_x = user_item_csr(split.train[USER], split.train[ITEM], n_users, n_items)
-    val = split.validation
-    scores = {l2: evaluate_sampled(EASE(l2).fit(sel_x).score, val.users, val.items, val.negatives, ks=(10,))["hr@10"]
-              for l2 in EASE_L2_GRID}
-    best = max(EASE_L2_GRID, key=lambda l2: (scores[l2], -l2))  # ties: the stronger regularisation
-    model = EASE(best).fit(split.train_csr())
-    return model.score, {"train_seconds": time.perf_counter() - t0, "l2": best, "validation_hr@10": scores}
 
 
 def text_only_score(split: PreparedSplit, vectors: np.ndarray):

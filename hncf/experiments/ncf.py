@@ -25,7 +25,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import keras
 import pandas as pd
 
 from hncf.data import load_movielens
@@ -37,18 +36,15 @@ from hncf.evaluation import (
     markdown_table,
 )
 from hncf.evaluation.sweeps import plot_factor_sweep
-from hncf.generators import PointwiseNegativeSampler
-from hncf.models.ncf import BUILDERS, PopularityModel, load_pretrained_neumf
 from hncf.pipeline import (
     PreparedSplit,
     log,
     prepare_chrono,
     prepare_loo,
-    select_then_refit,
     write_outputs,
 )
-from hncf.serving.bundle import save_bundle
-from hncf.training import TrainConfig, compile_pointwise, make_score_fn
+from hncf.pipeline.baselines import ModelSpec, fit_row, row_slug
+from hncf.training import TrainConfig
 
 # The paper's Table I (NeuMF, ML-100K, chrono 75/25, top-10).
 PAPER_CHRONO = {"map": 0.045272, "ndcg@10": 0.193614, "precision@10": 0.175822, "recall@10": 0.099722}
@@ -59,18 +55,6 @@ NCF_PAPER_ML1M_LOO = {"neumf": {"hr@10": 0.730, "ndcg@10": 0.447}, "gmf": {"hr@1
 RENDLE_ML1M_LOO = {"hr@10": 0.729, "ndcg@10": 0.452}
 CHRONO_METRICS = ("map", "map@10", "ndcg@10", "precision@10", "recall@10")
 LOO_METRICS = ("hr@10", "ndcg@10", "mrr")
-
-
-@dataclass
-class ModelSpec:
-    """One row of a results table: which builder, its sizes and how it trains."""
-
-    label: str
-    kind: str  # "gmf" | "mlp" | "neumf" | "mf" | "popularity" | "neumf_pretrained"
-    sizes: dict = field(default_factory=dict)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    validate: bool = True  # select the epoch on validation (else: train every epoch, keep the last)
-    refit: bool = True  # after selection, retrain on all training data for the selected number of epochs
 
 
 def _paper_neumf(epochs: int) -> ModelSpec:
@@ -252,58 +236,6 @@ def row_specs(protocol: str, preset: str = "default", epochs: int | None = None,
             dataclasses.replace(s, train=dataclasses.replace(s.train, epochs=epochs)) if epochs else s
             for s in p.chrono]
     return _sweep_specs(p, epochs) if sweep else _loo_specs(p, epochs)
-
-
-def fit_row(spec: ModelSpec, split: PreparedSplit, seed: int, checkpoint_root: Path | None, resume: bool,
-            trained: dict, verbose, run_config: dict | None = None, bundle_dir: Path | None = None,
-            item_info: pd.DataFrame | None = None, progress: bool = False) -> tuple[object, dict]:
-    """Train one row of the NCF family through the shared select-then-refit stage; return (score_fn, record).
-
-    ``trained`` collects the GMF and MLP models of each stage for NeuMF pretraining, so the
-    pretrained row must come after them. With ``bundle_dir`` the trained model is saved there as
-    a bundle that ``hncf.load`` turns into a recommender.
-    """
-    if spec.kind == "popularity":
-        t0 = time.perf_counter()
-        model = PopularityModel(len(split.items)).fit(split.full_train[ITEM].to_numpy())
-        return model.score, {"train_seconds": time.perf_counter() - t0, "epochs": 0}
-    n_users, n_items = len(split.users), len(split.items)
-    kind = "neumf" if spec.kind == "neumf_pretrained" else spec.kind
-
-    def build(stage: str):
-        train = split.stage_train(stage)
-        cfg = spec.train
-        keras.utils.set_random_seed(seed)
-        model = BUILDERS[kind](n_users, n_items, seed=seed, **spec.sizes)
-        if spec.kind == "neumf_pretrained":
-            init = trained.get(stage, {})
-            if "gmf" not in init or "mlp" not in init:
-                raise ValueError("NeuMF pretraining needs the GMF and MLP rows trained first")
-            load_pretrained_neumf(model, init["gmf"], init["mlp"])
-        sampler = PointwiseNegativeSampler(train[USER].to_numpy(), train[ITEM].to_numpy(), n_users, n_items,
-                                           n_neg=cfg.n_neg, batch_size=cfg.batch_size, seed=seed,
-                                           exclude=split.stage_csr(stage))
-        return compile_pointwise(model, cfg), sampler
-
-    def keep(stage: str, model):
-        if spec.kind in ("gmf", "mlp"):
-            trained.setdefault(stage, {})[spec.kind] = model
-
-    ckpt = None if checkpoint_root is None else checkpoint_root / row_slug(spec.label)
-    model, record = select_then_refit(build, spec.train, split.validation if spec.validate else None,
-                                      refit=spec.refit, checkpoint_dir=ckpt, resume=resume, verbose=verbose,
-                                      run_config=run_config, on_trained=keep, progress=progress and not verbose)
-    record["sizes"] = {k: list(v) if isinstance(v, tuple) else v for k, v in spec.sizes.items()}
-    if bundle_dir is not None:
-        save_bundle(bundle_dir, model, split.users, split.items, split.train_csr(), item_info=item_info,
-                    meta={**(run_config or {}), "system": "ncf", "row": spec.label, "kind": spec.kind})
-        record["bundle"] = str(bundle_dir)
-    return make_score_fn(model), record
-
-
-def row_slug(label: str) -> str:
-    """A row label as a folder name (its checkpoints and bundle live under it)."""
-    return label.replace(" ", "_").replace("/", "-")
 
 
 @dataclass

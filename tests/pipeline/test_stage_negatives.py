@@ -73,12 +73,12 @@ def test_split_stage_data():
 
 
 def test_ncf_rows_draw_validation_items_as_selection_negatives(split, monkeypatch):
-    from hncf.experiments import ncf
+    from hncf.pipeline import baselines
     from hncf.training import TrainConfig
 
-    seen = spy_on_stages(monkeypatch, ncf)
-    spec = ncf.ModelSpec("GMF", "gmf", {"n_factors": 4}, TrainConfig(epochs=1, batch_size=256, n_neg=4))
-    ncf.fit_row(spec, split, 0, None, False, {}, 0)
+    seen = spy_on_stages(monkeypatch, baselines)
+    spec = baselines.ModelSpec("GMF", "gmf", {"n_factors": 4}, TrainConfig(epochs=1, batch_size=256, n_neg=4))
+    baselines.fit_row(spec, split, 0, None, False, {}, 0)
     assert_each_stage_can_draw_its_held_out_items(seen, split)
 
 
