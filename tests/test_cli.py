@@ -101,6 +101,22 @@ def test_datasets_lists_every_release_and_finds_a_local_copy(capsys, synthetic_r
     assert "ml-25m" in out and "ml-latest-small" in out and str(d) in out
 
 
+def test_datasets_counts_a_folder_only_when_it_holds_that_release_s_own_files(capsys, synthetic_release, tmp_path,
+                                                                               monkeypatch):
+    monkeypatch.setenv("HNCF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("HNCF_DATA_DIR", raising=False)
+    parent = synthetic_release("ml-100k").parent  # a folder of releases, as ../shared/data is
+    (parent / "ml-1m").mkdir()
+    (parent / "ml-1m" / "ratings.dat").write_text("1::1::5::978300760\n")  # movies.dat is missing
+    assert main(["datasets", "--data-dir", str(parent)]) == 0
+    present = {line.split()[0]: line.split(None, 1)[1] for line in capsys.readouterr().out.splitlines()
+               if not line.startswith(" ")}
+    assert present["ml-100k"] == str(parent / "ml-100k")
+    for name in ("ml-1m", "ml-20m", "ml-25m", "ml-latest-small"):
+        assert present[name].startswith("no (downloaded on first use)"), (name, present[name])
+    assert f"{parent / 'ml-1m'} lacks movies.dat" in present["ml-1m"]
+
+
 def test_python_m_hncf_prints_no_tensorflow_chatter(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "hncf", "reproduce", "ncf", "--data-dir", str(tmp_path / "none"),
                            "--out", str(tmp_path / "o"), "--quiet"], capture_output=True, text=True, timeout=120,

@@ -499,6 +499,17 @@ def get_release(name: str) -> Release:
         ) from None
 
 
+# What a folder must hold for the loader to read each layout (tags.csv and links.csv are optional).
+_REQUIRED_FILES = {"ml-100k": ("u.data", "u.item", "u.genre"), "ml-1m": ("ratings.dat", "movies.dat"),
+                   "csv": ("ratings.csv", "movies.csv")}
+
+
+def missing_release_files(name: str, folder: str | os.PathLike) -> list[str]:
+    """The files of release ``name`` that ``folder`` lacks (empty when it holds a readable copy)."""
+    folder = Path(folder)
+    return [f for f in _REQUIRED_FILES[get_release(name).layout] if not (folder / f).is_file()]
+
+
 _MAX_EXAMPLES = 5
 
 
