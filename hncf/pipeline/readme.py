@@ -20,7 +20,8 @@ from pathlib import Path
 # system -> "module" whose results_markdown(report) renders its tables, or "module:function"
 RENDERERS = {"ncf": "hncf.experiments.ncf", "hncf": "hncf.experiments.hncf", "bert-rs": "hncf.experiments.bert_rs",
              "query": "hncf.experiments.query:report_markdown"}
-BLOCK = re.compile(r"(<!-- hncf:report (?P<src>\S+) -->\n)(?P<body>.*?)(<!-- hncf:end -->)", re.S)
+START = re.compile(r"<!-- hncf:report (?P<src>\S+) -->")
+END = "<!-- hncf:end -->"
 
 
 def provenance(report: dict) -> str:
@@ -46,6 +47,37 @@ def render_report(report: dict, heading_level: int = 4) -> str:
     return md.rstrip() + "\n\n" + provenance(report) + "\n"
 
 
+def marker_blocks(path, text: str) -> list[tuple[int, int, str]]:
+    """``(start line, end line, source)`` of each block, 1-based.
+
+    A marker is a line of its own (a mention inside prose is not). A start marker without its
+    end, an end without a start, or a line starting ``<!-- hncf:`` that is neither is an error
+    naming the file, the marker and its line: a silently skipped block would leave stale numbers.
+    """
+    blocks, opened = [], None
+    for n, line in enumerate(text.splitlines(), 1):
+        marker = line.strip()
+        if not marker.startswith("<!-- hncf:"):
+            continue
+        start = START.fullmatch(marker)
+        if start and opened:
+            raise ValueError(f"{path}, line {opened[0]}: {opened[2]} has no {END} before the next block starts "
+                             f"at line {n}")
+        if start:
+            opened = (n, start.group("src"), marker)
+        elif marker == END and opened:
+            blocks.append((opened[0], n, opened[1]))
+            opened = None
+        elif marker == END:
+            raise ValueError(f"{path}, line {n}: {END} closes no <!-- hncf:report FILE --> block")
+        else:
+            raise ValueError(f"{path}, line {n}: {marker!r} is not a marker hncf knows; a block is "
+                             f"<!-- hncf:report FILE --> ... {END}, each on a line of its own")
+    if opened:
+        raise ValueError(f"{path}, line {opened[0]}: {opened[2]} has no {END} before the end of the file")
+    return blocks
+
+
 def update_markdown(path, root=None) -> list[str]:
     """Rewrite every ``hncf:report`` block of the file at ``path``; returns the sources used.
 
@@ -56,17 +88,17 @@ def update_markdown(path, root=None) -> list[str]:
     root = Path(root) if root is not None else path.parent
     text = path.read_text()
     sources = []
-
-    def replace(m: re.Match) -> str:
-        src = root / m.group("src")
+    lines = text.splitlines(keepends=True)
+    out, done = [], 0
+    for first, last, name in marker_blocks(path, text):
         try:
-            report = json.loads(src.read_text())
+            report = json.loads((root / name).read_text())
         except (OSError, ValueError) as e:
-            raise ValueError(f"{path}: the block for {m.group('src')} cannot be regenerated: {e}") from e
-        sources.append(m.group("src"))
-        return m.group(1) + render_report(report) + m.group(4)
-
-    new = BLOCK.sub(replace, text)
+            raise ValueError(f"{path}, line {first}: the block for {name} cannot be regenerated: {e}") from e
+        sources.append(name)
+        out += lines[done:first] + [render_report(report)]
+        done = last - 1  # the end marker's line stays
+    new = "".join(out + lines[done:])
     if new != text:
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(new)

@@ -56,6 +56,34 @@ def test_a_missing_source_names_the_block_and_leaves_the_file(tmp_path):
     assert readme.read_text() == original
 
 
+@pytest.mark.parametrize("text, message", [
+    ("intro\n<!-- hncf:report runs/m.json -->\nold\n",
+     r"README.md, line 2: <!-- hncf:report runs/m.json --> has no <!-- hncf:end --> before the end of the file"),
+    # Without the check the first block's body would run on to the second block's end, swallowing its start.
+    ("<!-- hncf:report runs/m.json -->\nold\n<!-- hncf:report runs/m.json -->\nold\n<!-- hncf:end -->\n",
+     r"line 1: <!-- hncf:report runs/m.json --> has no <!-- hncf:end --> before the next block starts at line 3"),
+    ("a\n<!-- hncf:end -->\n", r"line 2: <!-- hncf:end --> closes no"),
+    ("<!-- hncf:report -->\nold\n<!-- hncf:end -->\n", r"line 1: '<!-- hncf:report -->' is not a marker"),
+])
+def test_an_unclosed_stray_or_malformed_marker_names_its_line_and_leaves_the_file(text, message, tmp_path, capsys):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "m.json").write_text(json.dumps(REPORT))
+    readme = tmp_path / "README.md"
+    readme.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        update_markdown(readme)
+    assert readme.read_text() == text
+    assert main(["report", "--readme", str(readme)]) == 1
+    captured = capsys.readouterr()
+    assert "regenerated" not in captured.out and "line" in captured.err
+
+
+def test_a_marker_mentioned_inside_prose_is_not_a_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("Blocks between `<!-- hncf:report FILE -->` and `<!-- hncf:end -->` are generated.\n")
+    assert update_markdown(readme) == []
+
+
 def test_cli_report_prints_and_regenerates(tmp_path, capsys):
     src = tmp_path / "metrics.json"
     src.write_text(json.dumps(REPORT))
