@@ -17,6 +17,7 @@ scripts lack:
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -300,8 +301,8 @@ def train(model: keras.Model, data, config: TrainConfig, validation: Validation 
     """
     if int(config.epochs) < 1:
         raise ValueError(f"epochs must be >= 1, got {config.epochs}")
-    if not config.learning_rate > 0:
-        raise ValueError(f"learning rate must be > 0, got {config.learning_rate}")
+    if not (math.isfinite(config.learning_rate) and config.learning_rate > 0):
+        raise ValueError(f"learning rate must be a finite number > 0, got {config.learning_rate}")
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if run_config is not None:
         # As state.json will hold it (tuples become lists), so a resumed run compares like with like.

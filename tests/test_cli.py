@@ -41,8 +41,10 @@ def test_each_system_shows_only_its_own_flags(capsys):
     (["reproduce", "hncf", "--protocols", "chrono"], "unrecognized arguments: --protocols"),
     (["reproduce", "ncf", "--epochs", "0"], "must be >= 1, got 0"),
     (["reproduce", "ncf", "--epochs", "-1"], "must be >= 1, got -1"),
-    (["reproduce", "hncf", "--learning-rate", "0"], "must be > 0"),
-    (["reproduce", "hncf", "--learning-rate", "-1"], "must be > 0"),
+    (["reproduce", "hncf", "--learning-rate", "0"], "must be a finite number > 0, got '0'"),
+    (["reproduce", "hncf", "--learning-rate", "-1"], "must be a finite number > 0, got '-1'"),
+    *[([*cmd, "--learning-rate", v], f"must be a finite number > 0, got '{v}'")
+      for cmd in (["reproduce", "hncf"], ["reproduce", "query"]) for v in ("inf", "nan", "1e999")],
     (["reproduce", "ncf", "--preset", "huge"], "invalid choice: 'huge'"),
     (["reproduce", "ncf", "--dataset", "ml-5m"], "invalid choice: 'ml-5m'"),
 ])

@@ -115,8 +115,9 @@ def test_corrupt_checkpoint_files_are_named(tmp_path):
 def test_bad_settings_are_refused_before_any_work():
     with pytest.raises(ValueError, match="epochs must be >= 1"):
         _run("mse", TrainConfig(epochs=0))
-    with pytest.raises(ValueError, match="learning rate must be > 0"):
-        _run("mse", TrainConfig(epochs=1, learning_rate=-1.0))
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="learning rate must be a finite number > 0"):
+            _run("mse", TrainConfig(epochs=1, learning_rate=bad))
     model = keras.Sequential([keras.Input((D,), name="features"), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="compile the model"):
         train(model, ArrayBatches(*_data("mse")), TrainConfig(epochs=1))
