@@ -422,6 +422,16 @@ def poster_coverage(index: PosterIndex, item_ids) -> np.ndarray:
     return has[codes]
 
 
+def empty_poster_ids(index: PosterIndex, item_ids) -> list:
+    """The distinct ids among ``item_ids`` whose poster file exists but is empty (0 bytes), in order.
+
+    Such a file counts as missing (nothing to decode); this names it, so a report can say which.
+    """
+    _, _, uniques = _unique(item_ids)
+    empty = set(index.empty_files)
+    return [_plain(i) for i, p in zip(uniques, index.paths(uniques)) if p in empty]
+
+
 def _size(path: str) -> int:
     try:
         return os.path.getsize(path)

@@ -43,6 +43,8 @@ from hncf.data.movie_text import (
 )
 from hncf.data.posters import (
     PosterIndex,
+    PosterReport,
+    empty_poster_ids,
     load_posters,
     poster_bytes_hash,
     poster_coverage,
@@ -167,8 +169,12 @@ def _poster_features(split: PreparedSplit, posters_dir, image_weights, image_siz
         out[have] = cache.get_or_compute(name, have_ids, [hashes[k] for k in have], compute, batch_size=256,
                                          progress=progress)
     mask = out[:, -1] > 0.5
+    k = PosterReport.MAX_EXAMPLES
+    empty = empty_poster_ids(index, raw)  # counted as missing; named so the user can find them
     report = {"items": int(len(raw)), "with_file": int(covered.sum()), "missing": int((~covered).sum()),
-              "unreadable": int((covered & ~mask).sum()), "used": int(mask.sum())}
+              "unreadable": int((covered & ~mask).sum()), "used": int(mask.sum()),
+              "unreadable_ids": np.asarray(raw)[covered & ~mask][:k].tolist(),
+              "zero_byte_files": len(empty), "zero_byte_ids": empty[:k]}
     if reports:
         report["decoded_this_run"] = sum(reports[1:], reports[0]).summary()
     return out[:, :-1], mask, report, name

@@ -10,6 +10,7 @@ from hncf.data.movielens import read_movielens_dir
 from hncf.data.posters import (
     PosterIndex,
     PosterReport,
+    empty_poster_ids,
     load_posters,
     poster_bytes_hash,
     poster_coverage,
@@ -157,6 +158,7 @@ def test_index_names_zero_byte_files(poster_dir):
     index = PosterIndex(poster_dir)
     assert index.empty_files == (str(poster_dir / "8.jpg"),)
     assert "empty_files=1" in repr(index)
+    assert empty_poster_ids(index, [11, 8, 1, 8, 9]) == [8]  # no file (11) and a truncated one (9) are not empty
 
 
 def _png_header_only(width: int, height: int) -> bytes:

@@ -56,6 +56,28 @@ def test_bad_posters_are_counted_not_fatal(run):
     assert p["missing"] == p["items"] - p["with_file"]
 
 
+def test_a_zero_byte_poster_is_counted_missing_and_named(inputs, run, tmp_path):
+    import shutil
+
+    from hncf.data.movie_text import load_tags
+    from hncf.experiments.hncf import prepare_item_features
+
+    data_dir, posters, text_encoder, pooling, _ = inputs
+    cache = run[1]  # the run's texts and posters are cached there: nothing is encoded again
+    data = load_movielens("ml-latest-small", data_dir=data_dir, progress=False)
+    split = prepare_loo(data.interactions, 0, None)
+    copy = shutil.copytree(posters, tmp_path / "posters")
+    with_file = {int(f.stem) for f in copy.glob("*.jpg") if f.read_bytes().startswith(b"\xff\xd8\xff\xe0\x00")}
+    item = max(with_file & set(split.items.raw.tolist()))  # a good JPEG of a movie in the split
+    (copy / f"{item}.jpg").write_bytes(b"")
+    feats = prepare_item_features(data, split, load_tags(f"{data_dir}/tags.csv"), text_encoder, pooling, copy, "none",
+                                  32, cache, False)
+    p = feats.poster_report
+    assert p["zero_byte_files"] == 1 and p["zero_byte_ids"] == [item]
+    assert p["unreadable"] == 1 and len(p["unreadable_ids"]) == 1  # the truncated file, named too
+    assert not feats.poster_mask[split.items.encode([item])[0]]
+
+
 def test_features_are_cached_and_reused(run, inputs, tmp_path):
     out, cache, _ = run
     stamp = {f: f.stat().st_mtime_ns for f in cache.rglob("*") if f.is_file()}
