@@ -147,8 +147,12 @@ def k_core(reviews: pd.DataFrame, min_user: int = 5, min_item: int = 5, report: 
         report.filters.append((f"{min_user}-core users / {min_item}-core items", len(reviews) - len(df),
                                reviews[USER].nunique() - df[USER].nunique(), reviews[ITEM].nunique() - df[ITEM].nunique()))
     if df.empty:
-        raise ValueError(f"no review is left after keeping users with >= {min_user} and items with >= {min_item} "
-                         "reviews: lower --min-user-reviews / --min-item-reviews for this category")
+        # With the report, the error names the file and what reading it skipped (often the real cause).
+        read = f"{report.summary().splitlines()[0]}; " if report is not None else ""
+        raise ValueError(f"{read}no review is left after keeping users with >= {min_user} and items with >= "
+                         f"{min_item} reviews: lower --min-user-reviews / --min-item-reviews for this category"
+                         + (", or repair the skipped lines" if report is not None and (
+                             report.malformed or report.missing_fields or report.bad_ratings) else ""))
     return df.reset_index(drop=True)
 
 

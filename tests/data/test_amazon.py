@@ -70,6 +70,17 @@ def test_k_core_is_repeated_until_stable_and_reported(tmp_path):
     assert sampled["user"].nunique() == 2 and sampled.groupby("user").size().eq(3).all()
 
 
+def test_a_k_core_that_leaves_nothing_names_the_file_and_its_malformed_lines(tmp_path):
+    lines = [_line(f"u{u}", "i0") for u in range(3)] + ["{broken"] * 6 + [_line("u0", "i1")]
+    path = _write(tmp_path / "reviews.json", lines)
+    with pytest.raises(ValueError) as e:
+        load_reviews(path, min_user=2, min_item=2, progress=False)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: 4 of 10 lines used: 6 malformed lines (line 4, 5, 6, 7, 8, ...)")
+    assert "no review is left after keeping users with >= 2 and items with >= 2" in msg
+    assert "repair the skipped lines" in msg
+
+
 def test_real_musical_instruments_file(real_dataset):
     path = real_dataset("amazon-musical-instruments-5core") / "reviews_Musical_Instruments_5.json.gz"
     df, rep = load_reviews(path, min_user=5, min_item=5, progress=False)
