@@ -139,6 +139,21 @@ class BertRSRun:
 # ---------------------------------------------------------------------------
 
 
+# Below this share of reviews with a text, the text-only and BERT-RS rows would describe a model that saw
+# (almost) no text: an error, not a result. Any smaller lack is counted and stated in results.md.
+MIN_TEXT_SHARE = 0.5
+
+
+def review_text_counts(reviews: pd.DataFrame, source) -> dict:
+    """How many of ``reviews`` have a text; a ``ValueError`` naming ``source`` below :data:`MIN_TEXT_SHARE`."""
+    n, with_text = len(reviews), int(reviews["has_text"].sum())
+    if with_text < MIN_TEXT_SHARE * n:
+        raise ValueError(f"{source}: only {with_text:,} of {n:,} reviews kept ({with_text / max(n, 1):.1%}) have a "
+                         f"text (reviewText or summary); BERT-RS needs at least {MIN_TEXT_SHARE:.0%}, or its text "
+                         "rows would come from a model that saw (almost) no text")
+    return {"reviews": n, "with_text": with_text, "without_text": n - with_text}
+
+
 def encode_reviews(reviews: pd.DataFrame, encoder_spec: str, pooling: str, cache_dir, progress: bool,
                    sequence_length: int = 128):
     """Every review's vector (zeros for an empty text), encoded once and cached by content."""
@@ -360,6 +375,10 @@ def run_bert_rs(run: BertRSRun | None = None, data: pd.DataFrame | None = None, 
                                     progress=run.progress)
         load_report = rep.summary()
     reviews = reviews.reset_index(drop=True)
+    texts = review_text_counts(reviews, run.reviews or "the reviews given")
+    if texts["without_text"]:
+        log(f"warning: {texts['without_text']:,} of {texts['reviews']:,} reviews have no text (their vectors are "
+            "zeros; stated in results.md)", run.progress)
     from hncf.experiments.quick import minilm_path
 
     spec = run.text_encoder or minilm_path()
@@ -370,7 +389,8 @@ def run_bert_rs(run: BertRSRun | None = None, data: pd.DataFrame | None = None, 
     interactions = reviews[[USER, ITEM, "rating", "timestamp"]].assign(review=np.arange(len(reviews)))
     report = {"system": "bert-rs", "dataset": run.dataset or Path(str(run.reviews)).name or "reviews",
               "preset": run.preset, "seed": run.seed, "run": dataclasses.asdict(run), "text_encoder": enc.name,
-              "load_report": load_report, "n_reviews": len(reviews), "encode_seconds": encode_seconds,
+              "load_report": load_report, "n_reviews": len(reviews), "review_texts": texts,
+              "encode_seconds": encode_seconds,
               "protocols": {}}
     curves = {}
     for protocol in run.protocols:
@@ -442,6 +462,11 @@ def results_markdown(report: dict) -> str:
     cols = ["hr@10", "ndcg@10", "hr@5", "ndcg@5", "hr@3", "ndcg@3", "hr@1", "ndcg@1"]
     parts = [f"# BERT-RS on {report['dataset']} (preset {report['preset']}, seed {report['seed']})\n",
              f"{report['n_reviews']:,} reviews; text encoder `{report['text_encoder']}`.\n"]
+    texts = report.get("review_texts") or {}
+    if texts.get("without_text"):
+        parts.append(f"**Warning**: {texts['without_text']:,} of {texts['reviews']:,} reviews "
+                     f"({texts['without_text'] / texts['reviews']:.1%}) have no text (neither reviewText nor summary); "
+                     "their review vectors are zeros, so the text-only and BERT-RS rows saw no text for them.\n")
     for name, p in report["protocols"].items():
         parts.append(f"## Protocol `{name}`: {p['protocol']} ({p['n_test']} test rows, {p['n_users']} users, "
                      f"{p['n_items']} items)\n")

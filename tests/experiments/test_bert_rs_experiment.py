@@ -1,14 +1,24 @@
 """BERT-RS experiment: no held-out review reaches a deployable vector; the paper-literal leak; a tiny run."""
 
+import dataclasses
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hncf.cli import main
 from hncf.data.amazon import read_reviews, write_synthetic_reviews
 from hncf.data.schema import ITEM, USER
-from hncf.experiments.bert_rs import PairReviews, ReviewDocuments, review_inputs, run_bert_rs
+from hncf.experiments.bert_rs import (
+    PRESETS,
+    PairReviews,
+    ReviewDocuments,
+    fit_bert_rs,
+    review_inputs,
+    run_bert_rs,
+    text_only_score,
+)
 from hncf.pipeline import prepare_loo
 
 
@@ -45,6 +55,30 @@ def test_no_validation_or_test_review_reaches_a_deployable_vector(split_and_vect
     assert np.abs(clean).max() > 0
 
 
+def test_poisoned_test_reviews_change_no_score_of_the_trained_deployable_model(split_and_vectors):
+    """Through the function that trains and scores (fit_bert_rs: selection on validation, refit, a
+    score function): the test reviews' vectors replaced by large distinct values must leave every
+    score of the deployable model on every pair, its training curve and the text-only score
+    bit-identical. (The paper-literal mode reads those reviews by design; see the next tests.)"""
+    split, vectors = split_and_vectors
+    all_pairs = pd.concat([split.full_train, split.test])[[USER, ITEM, "review"]]
+    poisoned = vectors.copy()
+    test_reviews = split.test["review"].to_numpy()
+    poisoned[test_reviews] = 50.0 + np.arange(len(test_reviews))[:, None]
+    users = np.repeat(np.arange(len(split.users)), len(split.items))
+    items = np.tile(np.arange(len(split.items)), len(split.users))
+    # One stage (the final model, trained and scored on the final documents) keeps the test cheap;
+    # the selection stage's documents are a subset of those (see the first test).
+    preset = dataclasses.replace(PRESETS["tiny"], validate=False)
+    runs = [fit_bert_rs("deployable", split, v, all_pairs, preset, 0, None, False, 0, {}, False)
+            for v in (vectors, poisoned)]
+    (clean_fn, clean_record), (fn, record) = runs
+    np.testing.assert_array_equal(fn(users, items), clean_fn(users, items))
+    assert record["history"] == clean_record["history"]  # the training loss, epoch by epoch
+    np.testing.assert_array_equal(text_only_score(split, poisoned)(users, items),
+                                  text_only_score(split, vectors)(users, items))
+
+
 def test_documents_leave_the_pairs_own_review_out_and_match_a_hand_computation():
     import pandas as pd
 
@@ -72,8 +106,21 @@ def test_paper_literal_hands_the_test_pair_its_own_review(split_and_vectors):
     assert not negatives.any()  # an unseen candidate has no review: the held-out item stands out
 
 
+def _without_text(path, out, every: int):
+    """A copy of the review file at ``path`` where every ``every``-th line has no reviewText and no summary."""
+    import gzip
+
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    for k in range(0, len(lines), every):
+        lines[k] = json.dumps({**json.loads(lines[k]), "reviewText": "", "summary": " "})
+    out.write_text("\n".join(lines) + "\n")
+    return out, len(range(0, len(lines), every))
+
+
 def test_tiny_run_reports_every_row_under_both_protocols(reviews_file, tmp_path, tiny_text_models):
     out = tmp_path / "run"
+    # A few reviews without any text: counted, kept, and stated in results.md.
+    reviews_file, n_empty = _without_text(reviews_file, tmp_path / "reviews.json", every=40)
     code = main(["reproduce", "bert-rs", "--reviews", str(reviews_file), "--preset", "tiny", "--min-user-reviews", "3",
                  "--min-item-reviews", "1", "--text-encoder", str(tiny_text_models.preset), "--review-tokens", "16", "--out", str(out),
                  "--cache-dir", str(tmp_path / "cache"), "--quiet"])
@@ -86,6 +133,19 @@ def test_tiny_run_reports_every_row_under_both_protocols(reviews_file, tmp_path,
             assert 0 <= r["metrics"]["hr@1"] <= r["metrics"]["hr@10"] <= 1
     md = (out / "results.md").read_text()
     assert "paper: BERT-RS" in md and "0.5340" in md and "best id-only baseline" in md
+    texts = report["review_texts"]
+    assert texts["without_text"] == n_empty and texts["with_text"] + n_empty == texts["reviews"] == report["n_reviews"]
+    assert f"**Warning**: {n_empty} of {texts['reviews']} reviews" in md and "have no text" in md
+
+
+def test_reviews_that_mostly_lack_text_are_one_error_naming_the_file(reviews_file, tmp_path, capsys):
+    reviews_file, _ = _without_text(reviews_file, tmp_path / "blank.json", every=1)
+    out = tmp_path / "o"
+    assert main(["reproduce", "bert-rs", "--reviews", str(reviews_file), "--min-user-reviews", "3",
+                 "--min-item-reviews", "1", "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{reviews_file}: only 0 of " in err[0] and "BERT-RS needs at least 50%" in err[0]
+    assert not (out / "metrics.json").exists()
 
 
 def test_a_review_file_with_nothing_usable_is_one_line(tmp_path, capsys):
