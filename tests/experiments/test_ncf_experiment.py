@@ -139,6 +139,37 @@ def test_resume_reuses_finished_rows_with_their_seconds_and_refuses_another_seed
                 progress=False, interactions=interactions)
 
 
+def test_resume_under_another_preset_is_refused_through_the_cli(tmp_path, capsys, monkeypatch):
+    """The preset fixes every row's sizes and training: a checkpoint of one must never continue as another.
+
+    A tiny run is interrupted (Ctrl-C) once its first trained row (GMF) is done; resuming it under the
+    default preset must be refused. Without the preset in the fingerprint the default run would pick
+    up the tiny GMF's finished checkpoints and report them, silently, as the default preset's GMF.
+    """
+    from hncf.experiments import ncf
+
+    data_dir = write_synthetic_movielens(tmp_path / "ml-100k", "ml-100k", n_users=25, n_items=300, n_ratings=500)
+    out = tmp_path / "run"
+    args = ["reproduce", "ncf", "--dataset", "ml-100k", "--data-dir", str(data_dir), "--protocols", "loo",
+            "--epochs", "1", "--out", str(out), "--quiet"]
+    real, rows = ncf.evaluate_protocol, []
+
+    def ctrl_c_after_the_first_trained_row(protocol, score_fn, split):
+        rows.append(protocol)
+        if len(rows) == 2:  # Popularity, then GMF
+            raise KeyboardInterrupt
+        return real(protocol, score_fn, split)
+
+    monkeypatch.setattr(ncf, "evaluate_protocol", ctrl_c_after_the_first_trained_row)
+    assert main([*args, "--preset", "tiny"]) == 130
+    monkeypatch.setattr(ncf, "evaluate_protocol", real)
+    capsys.readouterr()
+    assert main([*args, "--preset", "default", "--resume"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another run configuration (differs in preset: preset='tiny'" in err[0], err
+    assert not (out / "metrics.json").exists()
+
+
 def test_a_corrupt_saved_negatives_file_is_resampled_to_the_same_negatives(interactions, tmp_path):
     path = tmp_path / "neg.npz"
     first = prepare_loo(interactions, 0, path)
