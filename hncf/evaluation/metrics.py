@@ -174,10 +174,27 @@ def rank_of_positive(pos_scores, neg_scores) -> np.ndarray:
     """1-based rank of each row's positive among its negatives; ties count against the positive.
 
     ``rank = 1 + #(negatives with score >= positive score)``, so a model that
-    gives every item the same score ranks each positive last, never first. This
-    matches the original NCF evaluation, where the positive was appended after
-    the negatives and ``heapq.nlargest`` kept earlier items first among ties.
+    gives every item the same score ranks each positive last, never first.
     NaN scores raise, since they would compare False and look like a perfect rank.
+
+    He et al.'s ``evaluate.py`` (neural_collaborative_filtering, written for
+    Python 2) breaks ties differently. It appends the positive after the
+    negatives, stores the scores in a dict keyed by item id and keeps
+    ``heapq.nlargest(K, scores, key=scores.get)``, which puts the item met
+    first in the dict's iteration order first among ties. Under Python 2 a dict
+    of ints iterates in hash-table slot order (item id modulo the table size,
+    512 slots for 100 items, then probing), which does not depend on which
+    item is the positive. So a tied positive reaches the top K about K/100 of
+    the time: on the authors' own ML-1M test file (``ml-1m.test.negative``), a
+    model that scores every item the same gets HR@10 0.1275 and NDCG@10 0.0605
+    under Python 2.7.18, and 0 here (``benchmarks/ncf_original_ties.py``,
+    results in ``benchmarks/results/ncf_original_ties_py2.json``). Under
+    Python 3.7+ dicts keep insertion order, the positive comes last and the
+    same code agrees with this function (tested), except where the positive is
+    also listed among its own negatives (156 rows of that file; hncf's
+    negatives never hold it), which keeps its earlier place: HR@10 0.0028
+    (``ncf_original_ties_py3.json``).
+    Scores without ties rank the same either way.
     """
     pos = np.asarray(pos_scores, dtype=np.float64)
     neg = np.asarray(neg_scores, dtype=np.float64)

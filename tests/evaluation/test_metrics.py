@@ -142,6 +142,39 @@ def test_rank_of_positive_ties_count_against_the_positive():
     np.testing.assert_array_equal(M.rank_of_positive(pos, neg), [3, 1, 4])
 
 
+def _he_evaluate_py(neg_items, pos_items, neg_scores, pos_scores, k):
+    """eval_one_rating of He et al.'s evaluate.py, line for line, as it runs under Python 3."""
+    import heapq
+    import math
+
+    hits, ndcgs = [], []
+    for items, gt, scores, pos in zip(neg_items.tolist(), pos_items.tolist(), neg_scores, pos_scores):
+        items = items + [gt]
+        predictions = list(scores) + [pos]
+        map_item_score = {item: predictions[i] for i, item in enumerate(items)}
+        ranklist = heapq.nlargest(k, map_item_score, key=map_item_score.get)
+        hits.append(int(gt in ranklist))
+        ndcgs.append(math.log(2) / math.log(ranklist.index(gt) + 2) if gt in ranklist else 0.0)
+    return float(np.mean(hits)), float(np.mean(ndcgs))
+
+
+def test_ties_rank_as_the_original_ncf_evaluation_does_under_python_3():
+    # Scores on a coarse grid tie often; the original's dict keeps insertion order in Python 3.7+,
+    # so the positive, appended last, loses every tie, as rank_of_positive counts it.
+    rng = np.random.default_rng(0)
+    n, n_neg = 400, 99
+    neg_items = np.stack([rng.choice(np.arange(1, 3000), n_neg, replace=False) for _ in range(n)])
+    pos_items = np.zeros(n, np.int64)  # an id no negative has
+    neg = rng.integers(0, 8, size=(n, n_neg)) / 8.0
+    pos = rng.integers(0, 8, size=n) / 8.0
+    for k in (1, 5, 10):
+        ours = M.hr_ndcg_from_ranks(M.rank_of_positive(pos, neg), k)
+        assert ours == pytest.approx(_he_evaluate_py(neg_items, pos_items, neg, pos, k), abs=1e-12)
+    # A constant model scores 0 under both (under Python 2 the ties would fall by dict slot order instead).
+    flat = np.full((n, n_neg), 0.5)
+    assert _he_evaluate_py(neg_items, pos_items, flat, np.full(n, 0.5), 10) == (0.0, 0.0)
+
+
 def test_constant_scores_never_count_as_hits():
     ranks = M.rank_of_positive(np.zeros(5), np.zeros((5, 99)))
     np.testing.assert_array_equal(ranks, 100)
